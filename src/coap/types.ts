@@ -1,0 +1,70 @@
+/** A response code in RFC 7252 dotted form, e.g. `2.05`, `4.04`. */
+export type CoapCode = `${1 | 2 | 3 | 4 | 5}.${number}${number}`;
+
+export type CoapMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH';
+
+/** Content-Format numbers this project names (RFC 7252 §12.3, RFC 8428, RFC 9176). */
+export const ContentFormat = {
+  text: 0,
+  linkFormat: 40,
+  octetStream: 42,
+  json: 50,
+  cbor: 60,
+  senmlJson: 110,
+  senmlCbor: 112,
+  lwm2mTlv: 11542,
+  lwm2mJson: 11543,
+} as const;
+
+export interface Peer {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/** A request as a handler sees it: already parsed, validated and reassembled (Block1). */
+export interface CoapRequest {
+  method: CoapMethod;
+  /** Uri-Path segments, decoded; `[]` for the root. */
+  path: string[];
+  /** Uri-Query items as sent, decoded (`ep=node1`, `obs`). */
+  query: string[];
+  contentFormat: number | undefined;
+  accept: number | undefined;
+  observe: number | undefined;
+  payload: Buffer;
+  source: Peer;
+  /** True when the request was sent to a multicast address (RFC 7252 §8). */
+  multicast: boolean;
+}
+
+export interface CoapResponse {
+  code: CoapCode;
+  payload?: Buffer | string;
+  contentFormat?: number;
+  locationPath?: string[];
+  locationQuery?: string[];
+  maxAge?: number;
+  etag?: Buffer;
+}
+
+export type CoapHandler = (request: CoapRequest) => CoapResponse | Promise<CoapResponse>;
+
+/**
+ * An error that renders as a CoAP response (aiocoap's typed errors): handlers throw it,
+ * the server turns it into `code` with `message` as a short diagnostic payload (RFC 7252 §5.5.2).
+ * Any other exception becomes a bare 5.00 whose text stays in the log, never on the wire.
+ */
+export class CoapError extends Error {
+  override name = 'CoapError';
+  constructor(
+    readonly code: CoapCode,
+    message = '',
+    readonly maxAge?: number,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string): CoapError => new CoapError('4.00', message);
+export const notFound = (message = ''): CoapError => new CoapError('4.04', message);

@@ -1,0 +1,63 @@
+import { EventEmitter } from 'node:events';
+import type { DeviceInfo } from './store/types.js';
+
+/** Why a device's registration went away. */
+export type RemovalReason = 'deleted' | 'expired' | 'replaced';
+
+/** One decoded value produced by the Observer (DESIGN.md "Telemetry"). */
+export interface Telemetry {
+  device: string;
+  path: string;
+  ct: number | null;
+  value: unknown;
+  ts: number;
+}
+
+/** Every event the components exchange, by name. Payloads are plain data: safe to serialise as is. */
+export interface GatewayEvents {
+  'device.registered': { device: DeviceInfo };
+  'device.updated': { device: DeviceInfo };
+  'device.removed': { device: DeviceInfo; reason: RemovalReason };
+  'device.online': { device: DeviceInfo };
+  'device.offline': { device: DeviceInfo };
+  telemetry: Telemetry;
+}
+
+export type GatewayEventName = keyof GatewayEvents;
+export type DeviceEventName = Exclude<GatewayEventName, 'telemetry'>;
+export const DEVICE_EVENTS: readonly DeviceEventName[] = [
+  'device.registered',
+  'device.updated',
+  'device.removed',
+  'device.online',
+  'device.offline',
+];
+
+type Listener<K extends GatewayEventName> = (payload: GatewayEvents[K]) => void;
+
+/**
+ * The typed bus components talk through (DESIGN.md). Synchronous, like EventEmitter:
+ * a listener that throws must not break the emitter, so emit() isolates listeners.
+ */
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor(private readonly onListenerError: (err: unknown, event: string) => void = () => {}) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  on<K extends GatewayEventName>(event: K, listener: Listener<K>): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  emit<K extends GatewayEventName>(event: K, payload: GatewayEvents[K]): void {
+    for (const listener of this.emitter.listeners(event) as Listener<K>[]) {
+      try {
+        listener(payload);
+      } catch (err) {
+        this.onListenerError(err, event);
+      }
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: string;
+  /** Force human-readable output; by default it is chosen when stdout is a terminal. */
+  pretty?: boolean;
+}
+
+/** One JSON line per event; pretty-printed for people at a terminal (pino-pretty as a transport). */
+export function createLogger(options: LogOptions = {}): Logger {
+  const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
+  const pretty = options.pretty ?? process.stdout.isTTY === true;
+  if (pretty) {
+    return pino({
+      level,
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+      },
+    });
+  }
+  return pino({ level, base: { pid: process.pid } });
+}
+
+/** A logger that drops everything: for tests and benchmarks that assert on behaviour, not logs. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,108 @@
+import type { Db } from './sqlite.js';
+import type { Attrs, Link, Registration } from './types.js';
+
+interface RegistrationRow {
+  device_id: string;
+  ep: string;
+  d: string | null;
+  base: string;
+  base_explicit: number;
+  lt: number;
+  et: string | null;
+  attrs: string;
+  links: string;
+  discovered: number;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+}
+
+function fromRow(row: RegistrationRow): Registration {
+  return {
+    deviceId: row.device_id,
+    ep: row.ep,
+    d: row.d,
+    base: row.base,
+    baseExplicit: row.base_explicit === 1,
+    lt: row.lt,
+    et: row.et,
+    attrs: JSON.parse(row.attrs) as Attrs,
+    links: JSON.parse(row.links) as Link[],
+    discovered: row.discovered === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+function toParams(reg: Registration): Record<string, unknown> {
+  return {
+    ...reg,
+    baseExplicit: reg.baseExplicit ? 1 : 0,
+    discovered: reg.discovered ? 1 : 0,
+    attrs: JSON.stringify(reg.attrs),
+    links: JSON.stringify(reg.links),
+  };
+}
+
+/**
+ * RFC 9176 registrations, one per device, keyed by device id (the location `/rd/<id>`).
+ * Mirrored in memory in insertion order so lookups never touch SQLite; every write goes through.
+ */
+export class RegistrationRepository {
+  private readonly byDevice = new Map<string, Registration>();
+  private readonly upsertStmt;
+  private readonly deleteStmt;
+
+  constructor(db: Db) {
+    for (const row of db.prepare('SELECT * FROM registrations ORDER BY created_at').all() as RegistrationRow[]) {
+      this.byDevice.set(row.device_id, fromRow(row));
+    }
+    this.upsertStmt = db.prepare(`
+      INSERT INTO registrations (device_id, ep, d, base, base_explicit, lt, et, attrs, links, discovered, created_at, updated_at, expires_at)
+      VALUES (@deviceId, @ep, @d, @base, @baseExplicit, @lt, @et, @attrs, @links, @discovered, @createdAt, @updatedAt, @expiresAt)
+      ON CONFLICT (device_id) DO UPDATE SET ep = excluded.ep, d = excluded.d, base = excluded.base,
+        base_explicit = excluded.base_explicit, lt = excluded.lt, et = excluded.et, attrs = excluded.attrs,
+        links = excluded.links, discovered = excluded.discovered, created_at = excluded.created_at,
+        updated_at = excluded.updated_at, expires_at = excluded.expires_at`);
+    this.deleteStmt = db.prepare('DELETE FROM registrations WHERE device_id = ?');
+  }
+
+  get(deviceId: string): Registration | undefined {
+    return this.byDevice.get(deviceId);
+  }
+
+  /** All registrations, oldest first (the stable order lookups page through). */
+  all(): IterableIterator<Registration> {
+    return this.byDevice.values();
+  }
+
+  count(): number {
+    return this.byDevice.size;
+  }
+
+  /** Creates or replaces the registration of `reg.deviceId`. */
+  put(reg: Registration): void {
+    this.upsertStmt.run(toParams(reg));
+    // A replacement keeps its place only if it is an update; a new registration goes last.
+    if (this.byDevice.has(reg.deviceId) && this.byDevice.get(reg.deviceId)!.createdAt !== reg.createdAt) {
+      this.byDevice.delete(reg.deviceId);
+    }
+    this.byDevice.set(reg.deviceId, reg);
+  }
+
+  remove(deviceId: string): Registration | undefined {
+    const reg = this.byDevice.get(deviceId);
+    if (!reg) return undefined;
+    this.deleteStmt.run(deviceId);
+    this.byDevice.delete(deviceId);
+    return reg;
+  }
+
+  /** Registrations whose lifetime ran out at `now`. */
+  expired(now = Date.now()): Registration[] {
+    const out: Registration[] = [];
+    for (const reg of this.byDevice.values()) if (reg.expiresAt <= now) out.push(reg);
+    return out;
+  }
+}

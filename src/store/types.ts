@@ -1,0 +1,80 @@
+/** Attribute values of a link or a registration: `obs` has no value, `rt="a b"` keeps its string. */
+export type AttrValue = string | true;
+export type Attrs = Record<string, AttrValue>;
+
+/** One RFC 6690 link: the target as written by the registrant, and its attributes (incl. anchor, rel). */
+export interface Link {
+  href: string;
+  attrs: Attrs;
+}
+
+export type DeviceStatus = 'online' | 'offline';
+
+/** How the gateway first learnt of a device. */
+export type DeviceSource = 'registration' | 'simple' | 'discovery';
+
+export interface Device {
+  /** The gateway's own stable id; the only id the platform sees. */
+  id: string;
+  ep: string | null;
+  d: string | null;
+  host: string;
+  port: number;
+  status: DeviceStatus;
+  source: DeviceSource;
+  createdAt: number;
+  lastSeen: number;
+}
+
+/** An RFC 9176 registration. Its location is `/rd/<deviceId>`. */
+export interface Registration {
+  deviceId: string;
+  ep: string;
+  d: string | null;
+  /** Base URI the links resolve against (explicit `base` or the registrant's source address). */
+  base: string;
+  baseExplicit: boolean;
+  lt: number;
+  et: string | null;
+  /** Further registration attributes (RFC 9176 §9.3 and any extension, e.g. lwm2m, b). */
+  attrs: Attrs;
+  links: Link[];
+  discovered: boolean;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+}
+
+/** A group of draft-ietf-core-resource-directory-11 (`/rd-group`). */
+export interface Group {
+  id: string;
+  gp: string;
+  d: string | null;
+  /** Optional multicast base address (`con` / `base`). */
+  base: string | null;
+  attrs: Attrs;
+  members: string[];
+  createdAt: number;
+}
+
+/** What events and the platform see of a device. */
+export interface DeviceInfo {
+  id: string;
+  ep: string | null;
+  d: string | null;
+  address: string;
+  status: DeviceStatus;
+  source: DeviceSource;
+  registered: boolean;
+  lastSeen: number;
+  resources: Link[];
+}
+
+export interface OutboxEntry {
+  seq: number;
+  kind: 'event' | 'telemetry';
+  name: string;
+  deviceId: string | null;
+  body: unknown;
+  createdAt: number;
+}
