@@ -68,3 +68,58 @@ export class CoapError extends Error {
 
 export const badRequest = (message: string): CoapError => new CoapError('4.00', message);
 export const notFound = (message = ''): CoapError => new CoapError('4.04', message);
+
+/** What the gateway's CoAP client is asked to do (src/coap/client.ts implements CoapClientApi). */
+export interface CoapRequestOptions {
+  host: string;
+  port: number;
+  method: CoapMethod;
+  /** Absolute path, e.g. `/sensors/temp`; split into Uri-Path options by the client. */
+  path: string;
+  query?: string[];
+  payload?: Buffer | string;
+  contentFormat?: number;
+  accept?: number;
+  /** Default true (CON). */
+  confirmable?: boolean;
+  /** Deadline for the whole exchange, retransmissions and block-wise transfer included. */
+  timeoutMs?: number;
+}
+
+export interface CoapReply {
+  code: CoapCode;
+  contentFormat: number | undefined;
+  payload: Buffer;
+  maxAge: number | undefined;
+  observe: number | undefined;
+  etag: Buffer | undefined;
+  source: Peer;
+}
+
+/** Rejection reason of a request whose deadline passed (RFC 7252 §4.8 timing, capped by the caller's deadline). */
+export class CoapTimeoutError extends Error {
+  override name = 'CoapTimeoutError';
+}
+
+export interface Observation {
+  /** Deregisters properly (RFC 7641 §3.6: GET with Observe=1), then stops delivering. */
+  cancel(): Promise<void>;
+  /** Resolves when the stream ends on its own: error reply, Reset, timeout; with the reason. */
+  readonly ended: Promise<{
+    reason: 'cancelled' | 'rejected' | 'timeout' | 'reset' | 'not-observable';
+    reply?: CoapReply;
+  }>;
+}
+
+export interface CoapClientApi {
+  request(options: CoapRequestOptions): Promise<CoapReply>;
+  /** CoAP ping (RFC 7252 §4.3): empty CON answered by RST. Resolves true when answered in time. */
+  ping(host: string, port: number, timeoutMs: number): Promise<boolean>;
+  observe(options: CoapRequestOptions, onNotification: (reply: CoapReply) => void): Observation;
+  /** NON request to a multicast group; every reply until `waitMs` is passed to `onReply`. */
+  multicast(
+    options: CoapRequestOptions & { waitMs: number; interface?: string },
+    onReply: (reply: CoapReply) => void,
+  ): Promise<void>;
+  close(): Promise<void>;
+}
