@@ -7,6 +7,7 @@ export default defineConfig({
     // Suites use real sockets and processes; two workers match the 2-core machines.
     pool: 'forks',
     maxWorkers: 2,
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
