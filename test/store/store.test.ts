@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Store, type Registration } from '../../src/store/index.js';
+
+let dir: string;
+let file: string;
+let store: Store;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-store-'));
+  file = path.join(dir, 'gw.db');
+  store = new Store({ file, outboxMax: 10 });
+});
+
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function registration(deviceId: string, ep: string, now = Date.now()): Registration {
+  return {
+    deviceId,
+    ep,
+    d: null,
+    base: 'coap://127.0.0.1:5683',
+    baseExplicit: false,
+    lt: 90,
+    et: null,
+    attrs: { lwm2m: '1.0' },
+    links: [{ href: '/sensors/temp', attrs: { rt: 'temperature', obs: true } }],
+    discovered: false,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + 90_000,
+  };
+}
+
+describe('store', () => {
+  it('gives each device a short stable id and finds it by endpoint and address', () => {
+    const device = store.devices.create({ ep: 'node1', d: null, host: '::1', port: 5683, source: 'registration' });
+    expect(device.id).toMatch(/^[a-z2-9]{8}$/);
+    expect(store.devices.findByEndpoint(null, 'node1')?.id).toBe(device.id);
+    expect(store.devices.findByEndpoint('other-domain', 'node1')).toBeUndefined();
+    const moved = store.devices.update(device.id, { host: '127.0.0.1', port: 6000 });
+    expect(store.devices.findByAddress('::1', 5683)).toBeUndefined();
+    expect(store.devices.findByAddress('127.0.0.1', 6000)).toEqual(moved);
+  });
+
+  it('enforces one device per (d, ep)', () => {
+    store.devices.create({ ep: 'node1', d: 'x', host: 'a', port: 1, source: 'registration' });
+    expect(() => store.devices.create({ ep: 'node1', d: 'x', host: 'b', port: 2, source: 'registration' })).toThrow(
+      /UNIQUE/,
+    );
+    expect(store.devices.count()).toBe(1);
+  });
+
+  it('reports a status change once', () => {
+    const device = store.devices.create({ ep: 'n', d: null, host: 'a', port: 1, source: 'registration' });
+    expect(store.devices.setStatus(device.id, 'offline')?.status).toBe('offline');
+    expect(store.devices.setStatus(device.id, 'offline')).toBeUndefined();
+  });
+
+  it('loses nothing across a restart', () => {
+    const device = store.devices.create({ ep: 'node1', d: null, host: '::1', port: 5683, source: 'registration' });
+    store.registrations.put(registration(device.id, 'node1'));
+    const group = { id: 'g1', gp: 'lights', d: null, base: null, attrs: {}, members: [device.id], createdAt: 1 };
+    store.groups.put(group);
+    store.devices.setStatus(device.id, 'offline');
+    store.close();
+
+    store = new Store({ file, outboxMax: 10 });
+    expect(store.devices.get(device.id)).toMatchObject({ ep: 'node1', status: 'offline' });
+    expect(store.registrations.get(device.id)).toEqual(registration(device.id, 'node1', store.registrations.get(device.id)!.createdAt));
+    expect(store.groups.get('g1')).toEqual(group);
+  });
+
+  it('removes a device with its registration and group memberships', () => {
+    const device = store.devices.create({ ep: 'node1', d: null, host: '::1', port: 5683, source: 'registration' });
+    store.registrations.put(registration(device.id, 'node1'));
+    store.groups.put({ id: 'g1', gp: 'lights', d: null, base: null, attrs: {}, members: [device.id], createdAt: 1 });
+    store.removeDevice(device.id);
+    expect(store.registrations.count()).toBe(0);
+    expect(store.groups.get('g1')?.members).toEqual([]);
+    store.close();
+    store = new Store({ file });
+    expect(store.groups.get('g1')?.members).toEqual([]);
+  });
+
+  it('lists expired registrations', () => {
+    const a = store.devices.create({ ep: 'a', d: null, host: 'h', port: 1, source: 'registration' });
+    const b = store.devices.create({ ep: 'b', d: null, host: 'h', port: 2, source: 'registration' });
+    store.registrations.put({ ...registration(a.id, 'a'), expiresAt: 1000 });
+    store.registrations.put({ ...registration(b.id, 'b'), expiresAt: 3000 });
+    expect(store.registrations.expired(2000).map((r) => r.ep)).toEqual(['a']);
+  });
+});
+
+describe('outbox', () => {
+  it('keeps seq growing across acks and restarts and resends only the unacked', () => {
+    const first = store.outbox.append('event', 'device.registered', 'd1', { a: 1 });
+    const second = store.outbox.append('telemetry', 'telemetry', 'd1', { v: 2 });
+    store.outbox.ackUpTo(first.seq);
+    expect(store.outbox.unacked().map((e) => e.seq)).toEqual([second.seq]);
+    store.close();
+    store = new Store({ file, outboxMax: 10 });
+    store.outbox.ackUpTo(second.seq);
+    const third = store.outbox.append('telemetry', 'telemetry', 'd1', { v: 3 });
+    expect(third.seq).toBe(second.seq + 1);
+    expect(store.outbox.unacked()).toEqual([third]);
+  });
+
+  it('when full drops the oldest telemetry, never events, and counts the drops', () => {
+    store.outbox.append('event', 'device.registered', 'd1', {});
+    for (let i = 0; i < 20; i++) store.outbox.append('telemetry', 'telemetry', 'd1', { i });
+    const kept = store.outbox.unacked(0, 100);
+    expect(kept.length).toBeLessThanOrEqual(10);
+    expect(kept[0]!.kind).toBe('event');
+    expect(kept.at(-1)!.body).toEqual({ i: 19 });
+    expect(store.outbox.dropped()).toBe(21 - kept.length);
+  });
+});
