@@ -174,6 +174,11 @@ const telemetryFrame = z.object({
 
 const snapshotFrame = z.object({
   type: z.literal('snapshot'),
+  /**
+   * The gateway's last outbox seq when the snapshot was taken: events up to it are already reflected in
+   * `devices`, so a hub replaying them after the snapshot keeps them as history, not as current state.
+   */
+  seq: seq.optional(),
   devices: z.array(deviceInfoSchema),
 });
 
