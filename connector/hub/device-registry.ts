@@ -1,0 +1,94 @@
+import type { Db, DeviceInfo } from '../../src/store/index.js';
+
+/** A device as the platform sees it: the gateway's view plus which gateway holds it. */
+export interface HubDevice extends DeviceInfo {
+  gateway: string;
+}
+
+interface DeviceRow {
+  id: string;
+  gateway: string;
+  info: string;
+  last_seen: number;
+}
+
+/**
+ * The union of every gateway's devices, mirrored in memory and persisted so `GET /v1/devices`
+ * answers after a hub restart. Telemetry only moves `lastSeen`: those writes are batched by flush().
+ */
+export class DeviceRegistry {
+  private readonly byId = new Map<string, HubDevice>();
+  private readonly touched = new Set<string>();
+  private readonly upsertStmt;
+  private readonly deleteStmt;
+  private readonly deleteGatewayStmt;
+  private readonly touchStmt;
+
+  constructor(private readonly db: Db) {
+    for (const row of db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
+      const info = JSON.parse(row.info) as DeviceInfo;
+      this.byId.set(row.id, { ...info, gateway: row.gateway, lastSeen: row.last_seen });
+    }
+    this.upsertStmt = db.prepare(
+      `INSERT INTO devices (id, gateway, info, last_seen) VALUES (@id, @gateway, @info, @lastSeen)
+       ON CONFLICT (id) DO UPDATE SET gateway = @gateway, info = @info, last_seen = @lastSeen`,
+    );
+    this.deleteStmt = db.prepare('DELETE FROM devices WHERE id = ?');
+    this.deleteGatewayStmt = db.prepare('DELETE FROM devices WHERE gateway = ?');
+    this.touchStmt = db.prepare('UPDATE devices SET last_seen = ? WHERE id = ?');
+  }
+
+  list(gateway?: string): HubDevice[] {
+    const all = [...this.byId.values()];
+    return gateway === undefined ? all : all.filter((device) => device.gateway === gateway);
+  }
+
+  get(id: string): HubDevice | undefined {
+    return this.byId.get(id);
+  }
+
+  /** A device event: the gateway's latest view of the device wins. */
+  upsert(gateway: string, info: DeviceInfo): HubDevice {
+    const device: HubDevice = {
+      ...info,
+      gateway,
+      lastSeen: Math.max(info.lastSeen, this.byId.get(info.id)?.lastSeen ?? 0),
+    };
+    this.byId.set(device.id, device);
+    this.touched.delete(device.id);
+    this.upsertStmt.run({ id: device.id, gateway, info: JSON.stringify(info), lastSeen: device.lastSeen });
+    return device;
+  }
+
+  remove(id: string): void {
+    this.byId.delete(id);
+    this.touched.delete(id);
+    this.deleteStmt.run(id);
+  }
+
+  /** A snapshot frame: the gateway's whole device set, replacing what the hub held for it. */
+  replaceGateway(gateway: string, devices: readonly DeviceInfo[]): void {
+    this.db.transaction(() => {
+      for (const device of this.list(gateway)) this.byId.delete(device.id);
+      this.deleteGatewayStmt.run(gateway);
+      for (const info of devices) this.upsert(gateway, info);
+    })();
+  }
+
+  /** Telemetry from a device proves it alive at `ts`; persisted at the next flush(). */
+  touch(id: string, ts: number): void {
+    const device = this.byId.get(id);
+    if (device === undefined || ts <= device.lastSeen) return;
+    device.lastSeen = ts;
+    this.touched.add(id);
+  }
+
+  /** Writes pending `lastSeen` moves; call inside the caller's transaction when batching with other writes. */
+  flush(): void {
+    for (const id of this.touched) {
+      const device = this.byId.get(id);
+      if (device !== undefined) this.touchStmt.run(device.lastSeen, id);
+    }
+    this.touched.clear();
+  }
+}

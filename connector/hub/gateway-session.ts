@@ -1,0 +1,200 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import {
+  closeCodes,
+  encodeFrame,
+  errorFrameFor,
+  parseGatewayFrame,
+  verifyHmac,
+  type EventFrame,
+  type GatewayFrame,
+  type GatewayFrameOf,
+  type HubFrame,
+  type RawFrame,
+  type TelemetryFrame,
+} from '../protocol.js';
+import { HttpError } from './http-io.js';
+
+/** What a session needs of the hub; GatewaySessions provides it. */
+export interface SessionHost {
+  log: Logger;
+  heartbeatSeconds: number;
+  handshakeTimeoutMs: number;
+  secretOf(gateway: string): string | undefined;
+  /** The session proved its gateway id; returns the last seq the hub holds for it. */
+  authenticated(session: GatewaySession): number;
+  closed(session: GatewaySession): void;
+  /** An upstream frame with a seq not seen before, to apply. */
+  upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame): void;
+  /** Records `seq` as taken; false for a duplicate. */
+  take(gateway: string, seq: number): boolean;
+  lastSeq(gateway: string): number;
+  snapshot(session: GatewaySession, frame: GatewayFrameOf<'snapshot'>): void;
+  result(session: GatewaySession, frame: GatewayFrameOf<'result'>): boolean;
+  failCommand(session: GatewaySession, id: string, error: HttpError): void;
+  /** Persists taken seqs and device moves; acks follow it. */
+  commit(): void;
+}
+
+/** What /socket/info shows of a gateway link. */
+export interface GatewayLinkInfo {
+  id: string;
+  address: string;
+  connected_at: string;
+  received: number;
+  duplicates: number;
+}
+
+type Handlers = { [T in GatewayFrame['type']]: (frame: GatewayFrameOf<T>) => void };
+
+/**
+ * One gateway's WebSocket (DESIGN.md "Wire contract"): challenge → hello (HMAC of the nonce) → welcome,
+ * then seq'd upstream frames acked cumulatively, commands down and results up, heartbeat by ping/pong.
+ */
+export class GatewaySession {
+  /** Unique per connection, so that a replaced session's late results are told apart. */
+  readonly key = randomUUID();
+  gateway: string | undefined;
+  readonly connectedAt = new Date();
+  private readonly nonce = randomBytes(16).toString('hex');
+  private alive = true;
+  private ackScheduled = false;
+  private received = 0;
+  private duplicates = 0;
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly handlers: Handlers = {
+    hello: () => this.refuse('unexpected_frame', 'hello after the handshake', 'hello'),
+    event: (frame) => this.onUpstream(frame),
+    telemetry: (frame) => this.onUpstream(frame),
+    snapshot: (frame) => this.host.snapshot(this, frame),
+    result: (frame) => {
+      if (!this.host.result(this, frame)) this.host.log.debug({ id: frame.id }, 'result for no waiting command');
+    },
+    error: (frame) => {
+      this.host.log.warn({ gateway: this.gateway, error: frame }, 'gateway refused a frame');
+      const error = new HttpError(502, 'gateway_error', `the gateway refused the command: ${frame.message}`);
+      if (frame.ref !== undefined) this.host.failCommand(this, frame.ref, error);
+    },
+  };
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly address: string,
+    private readonly host: SessionHost,
+  ) {
+    ws.on('message', (data: RawFrame, isBinary) => this.onMessage(data, isBinary));
+    ws.on('ping', () => (this.alive = true));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('error', (err) => host.log.debug({ err, address }, 'gateway socket error'));
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    this.handshakeTimer = setTimeout(
+      () => this.close(closeCodes.handshakeTimeout, `no hello within ${host.handshakeTimeoutMs} ms`),
+      host.handshakeTimeoutMs,
+    );
+    this.send({ type: 'challenge', nonce: this.nonce, heartbeat: host.heartbeatSeconds });
+  }
+
+  send(frame: HubFrame): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) return false;
+    this.ws.send(encodeFrame(frame));
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  info(): GatewayLinkInfo {
+    return {
+      id: this.gateway ?? '(handshake)',
+      address: this.address,
+      connected_at: this.connectedAt.toISOString(),
+      received: this.received,
+      duplicates: this.duplicates,
+    };
+  }
+
+  private onMessage(data: RawFrame, isBinary: boolean): void {
+    this.alive = true;
+    const parsed = parseGatewayFrame(data, isBinary);
+    if (!parsed.ok) {
+      this.send(errorFrameFor(parsed.error));
+      if (this.gateway === undefined) this.close(closeCodes.protocolError, `bad hello: ${parsed.error.message}`);
+      else if (parsed.error.ref !== undefined) {
+        const error = new HttpError(502, 'gateway_error', `the gateway's result was invalid: ${parsed.error.message}`);
+        this.host.failCommand(this, parsed.error.ref, error);
+      }
+      return;
+    }
+    const frame = parsed.frame;
+    if (this.gateway === undefined) {
+      if (frame.type === 'hello') this.onHello(frame);
+      else this.close(closeCodes.protocolError, `expected hello, got ${frame.type}`);
+      return;
+    }
+    (this.handlers[frame.type] as (frame: GatewayFrame) => void)(frame);
+  }
+
+  private onHello(frame: GatewayFrameOf<'hello'>): void {
+    const secret = this.host.secretOf(frame.gateway);
+    if (secret === undefined) {
+      this.close(closeCodes.badCredentials, `unknown gateway ${JSON.stringify(frame.gateway)}`.slice(0, 120));
+      return;
+    }
+    if (!verifyHmac(this.nonce, secret, frame.hmac)) {
+      this.close(closeCodes.badCredentials, `wrong HMAC for gateway ${JSON.stringify(frame.gateway)}`.slice(0, 120));
+      return;
+    }
+    clearTimeout(this.handshakeTimer);
+    this.gateway = frame.gateway;
+    const lastSeq = this.host.authenticated(this);
+    this.send({ type: 'welcome', lastSeq });
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.host.heartbeatSeconds * 1000);
+  }
+
+  /** Missing two heartbeats in a row (nothing heard for a whole interval) means the link is dead. */
+  private heartbeat(): void {
+    if (!this.alive) {
+      this.host.log.warn({ gateway: this.gateway }, 'gateway missed its heartbeat, dropping the link');
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  private onUpstream(frame: EventFrame | TelemetryFrame): void {
+    this.received++;
+    if (this.host.take(this.gateway!, frame.seq)) this.host.upstream(this, frame);
+    else this.duplicates++;
+    this.scheduleAck();
+  }
+
+  /** Acks go out once per turn of the event loop, after one commit for all frames of that turn. */
+  private scheduleAck(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      this.host.commit();
+      this.send({ type: 'ack', seq: this.host.lastSeq(this.gateway!) });
+    });
+  }
+
+  private refuse(code: 'unexpected_frame', message: string, ref: string): void {
+    this.send(errorFrameFor({ code, message, ref }));
+  }
+
+  private onClose(code: number, reason: string): void {
+    clearTimeout(this.handshakeTimer);
+    clearInterval(this.heartbeatTimer);
+    if (this.gateway !== undefined) this.host.log.info({ gateway: this.gateway, code, reason }, 'gateway disconnected');
+    this.host.closed(this);
+  }
+}

@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import {
+  closeCodes,
+  type CommandFrame,
+  type EventFrame,
+  type GatewayFrameOf,
+  type TelemetryFrame,
+} from '../protocol.js';
+import type { PendingCommands } from './commands.js';
+import type { DeviceRegistry } from './device-registry.js';
+import { GatewaySession, type GatewayLinkInfo, type SessionHost } from './gateway-session.js';
+import { HttpError } from './http-io.js';
+import type { SeqLedger } from './seq-ledger.js';
+
+export interface GatewaySessionsDeps {
+  log: Logger;
+  heartbeatSeconds: number;
+  handshakeTimeoutMs: number;
+  secrets: ReadonlyMap<string, string>;
+  ledger: SeqLedger;
+  registry: DeviceRegistry;
+  pending: PendingCommands;
+  publish: (name: string, data: unknown) => void;
+  /** Persists ledger and registry moves in one transaction. */
+  commit: () => void;
+}
+
+/** The gateways' WebSocket route: one live session per gateway id, a newer one replacing the older. */
+export class GatewaySessions implements SessionHost {
+  readonly log: Logger;
+  readonly heartbeatSeconds: number;
+  readonly handshakeTimeoutMs: number;
+  private readonly live = new Map<string, GatewaySession>();
+  private readonly all = new Set<GatewaySession>();
+
+  constructor(private readonly deps: GatewaySessionsDeps) {
+    this.log = deps.log;
+    this.heartbeatSeconds = deps.heartbeatSeconds;
+    this.handshakeTimeoutMs = deps.handshakeTimeoutMs;
+  }
+
+  attach(ws: WebSocket, address: string): void {
+    this.all.add(new GatewaySession(ws, address, this));
+  }
+
+  isConnected(gateway: string): boolean {
+    return this.live.has(gateway);
+  }
+
+  /** Sends a command to `gateway` and waits for its outcome (503 when the gateway is not connected). */
+  async command(gateway: string, frame: CommandFrame, waitMs: number): ReturnType<PendingCommands['wait']> {
+    const session = this.live.get(gateway);
+    if (session === undefined || !session.send(frame)) {
+      return { ok: false, error: new HttpError(503, 'gateway_disconnected', `gateway ${gateway} is not connected`) };
+    }
+    return this.deps.pending.wait(frame.id, session.key, waitMs);
+  }
+
+  info(): GatewayLinkInfo[] {
+    return [...this.live.values()].map((session) => session.info());
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const session of this.all) session.close(code, reason);
+  }
+
+  terminateAll(): void {
+    for (const session of this.all) session.terminate();
+  }
+
+  // ---- SessionHost ----
+
+  secretOf(gateway: string): string | undefined {
+    return this.deps.secrets.get(gateway);
+  }
+
+  authenticated(session: GatewaySession): number {
+    const gateway = session.gateway!;
+    const older = this.live.get(gateway);
+    this.live.set(gateway, session);
+    if (older !== undefined) {
+      this.log.warn({ gateway, older: older.address, newer: session.address }, 'gateway session replaced');
+      this.failCommands(older, 'the gateway reconnected');
+      older.close(closeCodes.replaced, 'replaced by a newer session of the same gateway');
+    }
+    this.deps.ledger.connected(gateway, session.connectedAt.getTime());
+    this.log.info({ gateway, address: session.address }, 'gateway connected');
+    this.deps.publish('gateway.connected', { gateway, address: session.address });
+    return this.deps.ledger.get(gateway);
+  }
+
+  closed(session: GatewaySession): void {
+    this.all.delete(session);
+    const gateway = session.gateway;
+    if (gateway === undefined) return;
+    this.failCommands(session, 'the gateway disconnected');
+    if (this.live.get(gateway) !== session) return;
+    this.live.delete(gateway);
+    this.deps.publish('gateway.disconnected', { gateway });
+  }
+
+  take(gateway: string, seq: number): boolean {
+    return this.deps.ledger.take(gateway, seq);
+  }
+
+  lastSeq(gateway: string): number {
+    return this.deps.ledger.get(gateway);
+  }
+
+  upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame): void {
+    const gateway = session.gateway!;
+    if (frame.type === 'telemetry') {
+      this.deps.registry.touch(frame.device, frame.ts);
+      const { type: _type, seq: _seq, ...telemetry } = frame;
+      this.deps.publish(`telemetry/${frame.device}`, { gateway, ...telemetry });
+      return;
+    }
+    if (frame.name === 'device.removed') this.deps.registry.remove(frame.device.id);
+    else this.deps.registry.upsert(gateway, frame.device);
+    const { type: _type, seq: _seq, name, ...event } = frame;
+    this.deps.publish(name, { gateway, ...event });
+  }
+
+  snapshot(session: GatewaySession, frame: GatewayFrameOf<'snapshot'>): void {
+    this.deps.registry.replaceGateway(session.gateway!, frame.devices);
+  }
+
+  result(session: GatewaySession, frame: GatewayFrameOf<'result'>): boolean {
+    return this.deps.pending.settle(session.key, frame);
+  }
+
+  failCommand(session: GatewaySession, id: string, error: HttpError): void {
+    this.deps.pending.fail(id, session.key, error);
+  }
+
+  commit(): void {
+    this.deps.commit();
+  }
+
+  private failCommands(session: GatewaySession, why: string): void {
+    const error = new HttpError(503, 'gateway_disconnected', `${why} before the device answered`);
+    this.deps.pending.failSession(session.key, error);
+  }
+}

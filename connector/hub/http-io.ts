@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+
+/** The `error.code` values of the HTTP API (docs/api.md "Errors"). */
+export type ApiErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'unknown_device'
+  | 'device_offline'
+  | 'gateway_disconnected'
+  | 'gateway_error'
+  | 'timeout'
+  | 'internal';
+
+/** Thrown by handlers, rendered once by the router as `{error: {code, message}}` with `status`. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string): HttpError => new HttpError(400, 'bad_request', message);
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, error: HttpError): void {
+  sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+}
+
+/** Reads a JSON body of at most `limit` bytes; 413 beyond it (stops reading early), 400 when it does not parse. */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers['content-type'];
+  if (type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+    throw new HttpError(415, 'unsupported_media_type', `content-type must be application/json, not ${type}`);
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw badRequest('the body is empty; a JSON object is expected');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw badRequest(`the body is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, 'payload_too_large', `the body is larger than ${limit} bytes`);
+}
+
+/** Validates `value` against `schema`; a 400 names the first offending field. */
+export function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.length > 0 ? issue.path.join('.') : what;
+  throw badRequest(`${field}: ${issue.message}`);
+}

@@ -1,0 +1,201 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { HubConfig } from '../../src/config.js';
+import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
+import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol.js';
+import { isAuthorized } from './auth.js';
+import { PendingCommands } from './commands.js';
+import { DeviceRegistry } from './device-registry.js';
+import { GatewaySessions } from './gateway-sessions.js';
+import { HttpApi } from './http-api.js';
+import { HttpError } from './http-io.js';
+import { InfoSocket } from './info-socket.js';
+import { migrations } from './migrations.js';
+import { PubSub } from './pubsub.js';
+import { SeqLedger } from './seq-ledger.js';
+import { Webhooks, type WebhookOptions } from './webhooks.js';
+
+/** Gateways connect here (or to `/`, so a bare `ws://host:port` platform URL works too). */
+export const GATEWAY_PATH = '/v1/gateway';
+
+/** Knobs with production defaults; tests shorten the intervals. */
+export interface HubTuning {
+  infoIntervalMs: number;
+  handshakeTimeoutMs: number;
+  maxBodyBytes: number;
+  maxCommandTimeoutMs: number;
+  commandGraceMs: number;
+  maxSubscriberBufferedBytes: number;
+  webhooks: WebhookOptions;
+}
+
+export const defaultTuning: HubTuning = {
+  infoIntervalMs: 5_000,
+  handshakeTimeoutMs: 10_000,
+  maxBodyBytes: 1024 * 1024,
+  maxCommandTimeoutMs: 120_000,
+  commandGraceMs: 1_000,
+  maxSubscriberBufferedBytes: 4 * 1024 * 1024,
+  webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },
+};
+
+export interface HubDeps {
+  log: Logger;
+  config: HubConfig;
+  tuning?: Partial<HubTuning>;
+}
+
+interface Running {
+  db: Db;
+  server: http.Server;
+  sessions: GatewaySessions;
+  pending: PendingCommands;
+  pubsub: PubSub;
+  info: InfoSocket;
+  webhooks: Webhooks;
+  sockets: WebSocketServer[];
+}
+
+/** The platform side (DESIGN.md "Hub API"): gateways' WebSocket route, HTTP API, pub/sub, info socket, webhooks. */
+export class Hub {
+  private readonly secrets = new Map<string, string>();
+  private readonly tuning: HubTuning;
+  private running: Running | undefined;
+
+  constructor(private readonly deps: HubDeps) {
+    this.tuning = { ...defaultTuning, ...deps.tuning };
+    for (const [id, secret] of Object.entries(deps.config.gateways)) this.secrets.set(id, secret);
+  }
+
+  /** Accepts gateway `id` with `secret` from now on (the embedded hub adds the local gateway this way). */
+  addGateway(id: string, secret: string): void {
+    this.secrets.set(id, secret);
+  }
+
+  async start(): Promise<{ port: number }> {
+    if (this.running) throw new Error('hub already started');
+    const { log, config } = this.deps;
+    const tuning = this.tuning;
+    const db = openDatabase(config.db, migrations);
+    const registry = new DeviceRegistry(db);
+    const ledger = new SeqLedger(db);
+    const pending = new PendingCommands();
+    const pubsub = new PubSub(log, { maxBufferedBytes: tuning.maxSubscriberBufferedBytes });
+    const webhooks = new Webhooks(log, config.webhooks, tuning.webhooks);
+    pubsub.onPublish((name, data, from) => webhooks.deliver(name, data, from));
+    const commit = db.transaction(() => {
+      ledger.flush();
+      registry.flush();
+    });
+    const sessions = new GatewaySessions({
+      log,
+      heartbeatSeconds: config.heartbeatSeconds,
+      handshakeTimeoutMs: tuning.handshakeTimeoutMs,
+      secrets: this.secrets,
+      ledger,
+      registry,
+      pending,
+      publish: (name, data) => pubsub.publish(name, data),
+      commit: () => commit(),
+    });
+    const api = new HttpApi({
+      log,
+      apiKey: config.apiKey,
+      registry,
+      sessions,
+      pubsub,
+      maxBodyBytes: tuning.maxBodyBytes,
+      commandTimeoutMs: config.commandTimeoutMs,
+      maxCommandTimeoutMs: tuning.maxCommandTimeoutMs,
+      commandGraceMs: tuning.commandGraceMs,
+    });
+    const info = new InfoSocket(log, tuning.infoIntervalMs, () => ({
+      type: 'info',
+      ts: Date.now(),
+      gateways: sessions.info(),
+      clients: pubsub.info(),
+      webhooks: webhooks.stats(),
+    }));
+    const server = config.tls
+      ? https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, api.handle)
+      : http.createServer(api.handle);
+    const gatewayWss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD_BYTES });
+    const clientWss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+    const routes: Record<string, (ws: WebSocket, req: http.IncomingMessage, url: URL) => void> = {
+      [GATEWAY_PATH]: (ws, req) => sessions.attach(ws, peerOf(req)),
+      '/': (ws, req) => sessions.attach(ws, peerOf(req)),
+      '/subscribe': (ws, req, url) => pubsub.attach(ws, url.searchParams.get('clientName')!, peerOf(req)),
+      '/socket/info': (ws) => info.attach(ws),
+    };
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = new URL(req.url ?? '/', 'http://hub');
+      const route = routes[url.pathname];
+      const forGateway = url.pathname === GATEWAY_PATH || url.pathname === '/';
+      const refusal =
+        route === undefined
+          ? new HttpError(404, 'not_found', `no WebSocket route ${url.pathname}`)
+          : this.refuseClient(req, url, forGateway);
+      if (refusal) return refuseUpgrade(socket, refusal);
+      const wss = forGateway ? gatewayWss : clientWss;
+      wss.handleUpgrade(req, socket, head, (ws) => route!(ws, req, url));
+    });
+    server.on('clientError', (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.running = { db, server, sessions, pending, pubsub, info, webhooks, sockets: [gatewayWss, clientWss] };
+    const port = (server.address() as { port: number }).port;
+    log.info({ host: config.host, port, tls: config.tls !== null }, 'hub listening');
+    return { port };
+  }
+
+  async stop(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    this.running = undefined;
+    running.sessions.closeAll(closeCodes.goingAway, 'hub shutting down');
+    running.pending.failSession(undefined, new HttpError(503, 'gateway_disconnected', 'the hub is shutting down'));
+    running.pubsub.close();
+    running.info.close();
+    running.webhooks.stop();
+    running.sessions.terminateAll();
+    for (const wss of running.sockets) wss.close();
+    await new Promise<void>((resolve) => {
+      running.server.close(() => resolve());
+      running.server.closeAllConnections();
+    });
+    running.db.close();
+  }
+
+  /** Gateways authenticate by HMAC on their own route; clients' WebSockets need the API key and, on /subscribe, a name. */
+  private refuseClient(req: http.IncomingMessage, url: URL, forGateway: boolean): HttpError | undefined {
+    if (forGateway) return undefined;
+    if (!isAuthorized(req, url, this.deps.config.apiKey))
+      return new HttpError(401, 'unauthorized', 'a valid API key is required');
+    if (url.pathname === '/subscribe' && !url.searchParams.get('clientName')) {
+      return new HttpError(400, 'bad_request', 'clientName: required in the query');
+    }
+    return undefined;
+  }
+}
+
+function peerOf(req: http.IncomingMessage): string {
+  return formatAddress(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0);
+}
+
+/** An HTTP reply on the raw socket of a refused upgrade, in the API's error format. */
+function refuseUpgrade(socket: Duplex, error: HttpError): void {
+  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  socket.end(
+    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,4 @@
+export { Hub, GATEWAY_PATH, defaultTuning, type HubDeps, type HubTuning } from './hub.js';
+export type { HubDevice } from './device-registry.js';
+export { SIGNATURE_HEADER, signatureOf } from './webhooks.js';
+export { SLOW_SUBSCRIBER_CLOSE } from './pubsub.js';

@@ -1,0 +1,21 @@
+import type { Migration } from '../../src/store/index.js';
+
+/** The hub's own schema (a file apart from any gateway's); append steps, never edit a shipped one. */
+export const migrations: readonly Migration[] = [
+  (db) =>
+    db.exec(`
+      CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        gateway TEXT NOT NULL,
+        info TEXT NOT NULL,
+        last_seen INTEGER NOT NULL
+      );
+      CREATE INDEX devices_gateway ON devices (gateway);
+
+      CREATE TABLE gateways (
+        id TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        last_connected_at INTEGER
+      );
+    `),
+];
