@@ -56,6 +56,8 @@ export class GatewaySession {
   /** Unique per connection, so that a replaced session's late results are told apart. */
   readonly key = randomUUID();
   gateway: string | undefined;
+  /** Events up to this seq are already reflected by the gateway's last snapshot: history, not current state. */
+  snapshotSeq = 0;
   readonly connectedAt = new Date();
   private readonly nonce = randomBytes(16).toString('hex');
   private alive = true;
@@ -68,7 +70,10 @@ export class GatewaySession {
     hello: () => this.refuse('unexpected_frame', 'hello after the handshake', 'hello'),
     event: (frame) => this.onUpstream(frame),
     telemetry: (frame) => this.onUpstream(frame),
-    snapshot: (frame) => this.host.snapshot(this, frame),
+    snapshot: (frame) => {
+      this.snapshotSeq = frame.seq ?? 0;
+      this.host.snapshot(this, frame);
+    },
     result: (frame) => {
       if (!this.host.result(this, frame)) this.host.log.debug({ id: frame.id }, 'result for no waiting command');
     },

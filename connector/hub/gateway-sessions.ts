@@ -116,8 +116,10 @@ export class GatewaySessions implements SessionHost {
       this.deps.publish(`telemetry/${frame.device}`, { gateway, ...telemetry });
       return;
     }
-    if (frame.name === 'device.removed') this.deps.registry.remove(frame.device.id);
-    else this.deps.registry.upsert(gateway, frame.device);
+    if (frame.seq > session.snapshotSeq) {
+      if (frame.name === 'device.removed') this.deps.registry.remove(frame.device.id);
+      else this.deps.registry.upsert(gateway, frame.device);
+    }
     const { type: _type, seq: _seq, name, ...event } = frame;
     this.deps.publish(name, { gateway, ...event });
   }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { register as hub } from './hub.js';
 
 /** Each command lives in its own file and adds itself here. */
-const registrars: Array<(program: Command) => void> = [];
+const registrars: Array<(program: Command) => void> = [hub];
 
 export function registerCommands(program: Command): void {
   for (const register of registrars) register(program);

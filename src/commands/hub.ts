@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { Hub } from '../../connector/hub/index.js';
+import { ConfigError, type HubConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { configFrom, withConfigOption } from './options.js';
+
+interface HubOptions {
+  config?: string;
+  port?: string;
+  host?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const yes = (value: string | undefined): boolean => ['1', 'true', 'yes', 'on'].includes((value ?? '').toLowerCase());
+
+function portOf(value: string, source: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`${source}: not a port number: ${value}`);
+  return port;
+}
+
+/**
+ * The standalone hub's settings: the file's `hub` section, then PiCloud's environment names
+ * (`PORT`, `USE_TLS` with `CERT_FILE` and `KEY_FILE`; `API_KEY` is applied by loadConfig), then the flags.
+ */
+export function standaloneHubConfig(hub: HubConfig, env: Env, options: HubOptions): HubConfig {
+  const result = { ...hub };
+  if (env.PORT) result.port = portOf(env.PORT, 'PORT');
+  if (yes(env.USE_TLS)) {
+    const cert = env.CERT_FILE ?? hub.tls?.cert;
+    const key = env.KEY_FILE ?? hub.tls?.key;
+    if (!cert || !key) throw new ConfigError('USE_TLS is set: CERT_FILE and KEY_FILE (or hub.tls) must name the files');
+    result.tls = { cert, key };
+  }
+  if (options.port !== undefined) result.port = portOf(options.port, '--port');
+  if (options.host !== undefined) result.host = options.host;
+  return result;
+}
+
+export function register(program: Command): void {
+  withConfigOption(program.command('hub'))
+    .description('run the platform hub: gateways connect to it; HTTP API, pub/sub, webhooks')
+    .option('--port <port>', 'HTTP/WebSocket port (default: hub.port, env PORT)')
+    .option('--host <host>', 'address to listen on (default: hub.host)')
+    .action(async (options: HubOptions) => {
+      const config = configFrom(options);
+      const log = createLogger({ level: process.env.LOG_LEVEL ?? config.log.level });
+      const hub = new Hub({ log, config: standaloneHubConfig(config.hub, process.env, options) });
+      await hub.start();
+      await new Promise<void>((resolve) => {
+        const shutdown = (): void => {
+          process.off('SIGINT', shutdown);
+          process.off('SIGTERM', shutdown);
+          resolve();
+        };
+        process.on('SIGINT', shutdown);
+        process.on('SIGTERM', shutdown);
+      });
+      await hub.stop();
+      log.info('hub stopped');
+    });
+}
