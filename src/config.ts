@@ -74,6 +74,10 @@ const observer = z
     poll: z.array(pollRule).default([]),
     /** Re-register an observation this long after its last notification when Max-Age is absent. */
     defaultMaxAgeSeconds: seconds.default(60),
+    /** Observe and poll exchanges in flight at once (thousands of devices coming back at once). */
+    concurrency: z.number().int().positive().default(64),
+    /** Deadline of one observe or poll exchange, retransmissions included. */
+    requestTimeoutMs: positive.default(10_000),
   })
   .strict();
 

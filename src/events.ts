@@ -10,6 +10,8 @@ export interface Telemetry {
   path: string;
   ct: number | null;
   value: unknown;
+  /** Present when `value` is the payload's bytes as base64 (no codec for its Content-Format). */
+  encoding?: 'base64';
   ts: number;
 }
 

@@ -1,0 +1,171 @@
+import type { CoapReply, Observation } from '../src/coap/types.js';
+import { Poller } from './poll-task.js';
+import type { ResourceTarget } from './selection.js';
+import type { ResourceTask, TaskContext } from './task.js';
+
+type Ending = Awaited<Observation['ended']>;
+
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 300_000;
+/** Slack past Max-Age before a stream counts as quiet: notifications travel and may be retransmitted. */
+const QUIET_MARGIN_MIN_MS = 1_000;
+const QUIET_MARGIN_FRACTION = 0.2;
+
+/**
+ * Observes one resource (RFC 7641). The stream is watched against its Max-Age (§3.3.1: a client
+ * whose notification is older than Max-Age may re-register): when it goes quiet the resource is
+ * polled at that interval while the observation is re-established with backoff; the first
+ * notification of a new stream ends the polling. A reply without Observe (§3.1) turns the task
+ * into polling for good.
+ */
+export class ObservationTask implements ResourceTask {
+  private observation: Observation | undefined;
+  /** Bumped on every (re)establishment and on stop: callbacks of an older stream are ignored. */
+  private generation = 0;
+  private stopped = false;
+  suspended = false;
+  private watchdog: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = FIRST_RETRY_MS;
+  /** The establishment slot, held until the first reply or the end of the stream. */
+  private releaseSlot: (() => void) | undefined;
+  private readonly fallback: Poller;
+
+  constructor(
+    private readonly ctx: TaskContext,
+    readonly target: ResourceTarget,
+  ) {
+    this.fallback = new Poller(ctx, target);
+  }
+
+  start(after: Promise<void> = Promise.resolve()): void {
+    void after.then(() => this.establish());
+  }
+
+  suspend(): void {
+    this.suspended = true;
+    this.clearTimers();
+    this.fallback.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.generation++;
+    this.clearTimers();
+    this.fallback.stop();
+    this.releaseSlot?.();
+    const observation = this.observation;
+    this.observation = undefined;
+    if (observation) await this.cancel(observation);
+  }
+
+  private async establish(): Promise<void> {
+    if (this.stopped) return;
+    const generation = ++this.generation;
+    clearTimeout(this.retryTimer);
+    this.releaseSlot?.();
+    const release = await this.ctx.limiter.acquire();
+    if (this.stopped || generation !== this.generation) return release();
+    // RFC 7641 §3.6/§4.1: deregister the old stream first; a server that keys observers by
+    // endpoint could otherwise drop the new registration when the late deregistration arrives.
+    const previous = this.observation;
+    this.observation = undefined;
+    // Cancelled within this slot: taking a second one could deadlock a full limiter.
+    if (previous) await this.cancel(previous, false);
+    if (this.stopped || generation !== this.generation) return release();
+    this.releaseSlot = release;
+    const { host, port, path } = this.target;
+    try {
+      const observation = this.ctx.client.observe(
+        { host, port, method: 'GET', path, timeoutMs: this.ctx.requestTimeoutMs },
+        (reply) => this.onNotification(generation, reply),
+      );
+      this.observation = observation;
+      void observation.ended.then((ending) => this.onEnded(generation, ending));
+    } catch (err) {
+      this.onEnded(generation, { reason: 'timeout' }, err);
+    }
+  }
+
+  private onNotification(generation: number, reply: CoapReply): void {
+    if (this.stopped || generation !== this.generation) return;
+    this.releaseSlot?.();
+    this.releaseSlot = undefined;
+    // §3.1: a reply without Observe is the plain GET response; the stream ends as 'not-observable'.
+    if (reply.observe === undefined) return;
+    this.retryDelayMs = FIRST_RETRY_MS;
+    clearTimeout(this.retryTimer);
+    this.fallback.stop();
+    this.ctx.publish(this.target, reply);
+    this.armWatchdog(reply.maxAge);
+  }
+
+  private onEnded(generation: number, ending: Ending, err?: unknown): void {
+    if (this.stopped || generation !== this.generation) return;
+    this.releaseSlot?.();
+    this.releaseSlot = undefined;
+    this.observation = undefined;
+    clearTimeout(this.watchdog);
+    const { log } = this.ctx;
+    const where = { device: this.target.deviceId, path: this.target.path };
+    switch (ending.reason) {
+      case 'cancelled':
+        return;
+      case 'not-observable': {
+        log.info(where, 'resource answered without Observe: polling it instead');
+        if (ending.reply) this.ctx.publish(this.target, ending.reply);
+        const intervalMs = this.target.intervalSeconds * 1000;
+        if (!this.suspended) this.fallback.start(intervalMs, intervalMs);
+        return;
+      }
+      case 'rejected':
+        // An error reply (§3.2): the resource is gone or refuses; the next registration tries again.
+        log.warn({ ...where, code: ending.reply?.code }, 'observe request rejected');
+        this.fallback.stop();
+        return;
+      default:
+        log.info({ ...where, reason: ending.reason, err: (err as Error | undefined)?.message }, 'observation ended');
+        this.fallBack();
+    }
+  }
+
+  /** Polls at the freshness interval and schedules the next attempt to observe again. */
+  private fallBack(): void {
+    if (this.suspended || this.stopped) return;
+    this.fallback.start(0, this.ctx.defaultMaxAgeSeconds * 1000);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.establish(), this.retryDelayMs);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
+  }
+
+  private armWatchdog(maxAgeSeconds: number | undefined): void {
+    clearTimeout(this.watchdog);
+    if (this.suspended) return;
+    // Max-Age 0 (or none) gives no freshness to go by: the configured default applies (RFC 7252 §5.10.5 defaults to 60 s).
+    const maxAgeMs = (maxAgeSeconds || this.ctx.defaultMaxAgeSeconds) * 1000;
+    const quietMs = maxAgeMs + Math.max(QUIET_MARGIN_MIN_MS, maxAgeMs * QUIET_MARGIN_FRACTION);
+    this.watchdog = setTimeout(() => {
+      this.ctx.log.info(
+        { device: this.target.deviceId, path: this.target.path, quietMs },
+        'notifications went quiet: polling while re-observing',
+      );
+      if (!this.stopped) this.fallback.start(0, maxAgeMs);
+      void this.establish();
+    }, quietMs);
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.watchdog);
+    clearTimeout(this.retryTimer);
+    this.watchdog = undefined;
+    this.retryTimer = undefined;
+  }
+
+  private async cancel(observation: Observation, takeSlot = true): Promise<void> {
+    try {
+      await (takeSlot ? this.ctx.limiter.run(() => observation.cancel()) : observation.cancel());
+    } catch (err) {
+      this.ctx.log.debug({ device: this.target.deviceId, path: this.target.path, err }, 'deregistration failed');
+    }
+  }
+}

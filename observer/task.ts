@@ -1,0 +1,27 @@
+import type { Logger } from '../src/log.js';
+import type { CoapClientApi, CoapReply } from '../src/coap/types.js';
+import type { Limiter } from './limiter.js';
+import type { ResourceTarget } from './selection.js';
+
+/** What every task of the Observer shares. */
+export interface TaskContext {
+  client: Pick<CoapClientApi, 'request' | 'observe'>;
+  limiter: Limiter;
+  log: Logger;
+  requestTimeoutMs: number;
+  defaultMaxAgeSeconds: number;
+  /** Turns one reply into one telemetry event (2.xx replies only). */
+  publish(target: ResourceTarget, reply: CoapReply): void;
+}
+
+/** Produces telemetry for one resource of one device until stopped. */
+export interface ResourceTask {
+  readonly target: ResourceTarget;
+  readonly suspended: boolean;
+  /** Begins once `after` settles (the previous task of the same resource has deregistered). */
+  start(after?: Promise<void>): void;
+  /** The device is offline: no timers run until the task is replaced; what still arrives is published. */
+  suspend(): void;
+  /** Cancels properly (RFC 7641 §3.6) and clears every timer. */
+  stop(): Promise<void>;
+}
