@@ -1,0 +1,87 @@
+import { blockSize, type BlockOption } from './options.js';
+
+/** Block1 reassembly outcome: a complete body, a request for the next block, or an error code. */
+export type Block1Result =
+  { state: 'complete'; payload: Buffer } | { state: 'continue' } | { state: 'incomplete' } | { state: 'too-large' };
+
+export interface Block1AssemblerOptions {
+  maxPayloadBytes: number;
+  /** Transfers in progress at most; the oldest is dropped first. */
+  maxTransfers?: number;
+  /** A transfer idle for longer is forgotten (RFC 7959 §2.5 leaves the timeout to the server). */
+  idleMs?: number;
+  now?: () => number;
+}
+
+interface Transfer {
+  chunks: Buffer[];
+  received: number;
+  expires: number;
+}
+
+/**
+ * Atomic Block1 reassembly (RFC 7959 §2.5): blocks of one request body, in order, keyed by peer and
+ * request target; the handler only ever sees the whole body. Bounded by transfers, bytes and idle time.
+ */
+export class Block1Assembler {
+  private readonly transfers = new Map<string, Transfer>();
+  private readonly maxTransfers: number;
+  private readonly idleMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: Block1AssemblerOptions) {
+    this.maxTransfers = options.maxTransfers ?? 256;
+    this.idleMs = options.idleMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.transfers.size;
+  }
+
+  add(key: string, block: BlockOption, payload: Buffer): Block1Result {
+    const now = this.now();
+    this.evict(now);
+    const offset = block.num * blockSize(block.szx);
+    const transfer = block.num === 0 ? newTransfer() : this.transfers.get(key);
+    this.transfers.delete(key);
+    // RFC 7959 §2.3: a block that does not continue what we hold is answered 4.08.
+    if (transfer === undefined || transfer.received !== offset) return { state: 'incomplete' };
+    // RFC 7959 §2.2: every block but the last carries exactly the announced block size.
+    if (block.more && payload.length !== blockSize(block.szx)) return { state: 'incomplete' };
+    if (transfer.received + payload.length > this.options.maxPayloadBytes) return { state: 'too-large' };
+    transfer.chunks.push(payload);
+    transfer.received += payload.length;
+    if (!block.more) return { state: 'complete', payload: Buffer.concat(transfer.chunks, transfer.received) };
+    transfer.expires = now + this.idleMs;
+    this.transfers.set(key, transfer);
+    return { state: 'continue' };
+  }
+
+  clear(): void {
+    this.transfers.clear();
+  }
+
+  /** Re-inserting on every block keeps the map in expiry order. */
+  private evict(now: number): void {
+    for (const [key, transfer] of this.transfers) {
+      if (transfer.expires > now && this.transfers.size < this.maxTransfers) return;
+      this.transfers.delete(key);
+    }
+  }
+}
+
+const newTransfer = (): Transfer => ({ chunks: [], received: 0, expires: 0 });
+
+/** One block of a response body (RFC 7959 §2.4); undefined when `num` lies past the body. */
+export function sliceBlock2(
+  body: Buffer,
+  num: number,
+  szx: number,
+): { payload: Buffer; block: BlockOption } | undefined {
+  const size = blockSize(szx);
+  const start = num * size;
+  if (start >= body.length && !(start === 0 && body.length === 0)) return undefined;
+  const end = Math.min(start + size, body.length);
+  return { payload: body.subarray(start, end), block: { num, more: end < body.length, szx } };
+}

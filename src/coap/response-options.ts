@@ -1,0 +1,72 @@
+import { sliceBlock2 } from './block.js';
+import { encodeBlock, encodeUint, OptionNumber, type BlockOption, type CoapOption } from './options.js';
+import type { CoapCode, CoapResponse } from './types.js';
+
+/** A response ready for the wire: code, options in any order (the encoder sorts), payload. */
+export interface WireResponse {
+  code: CoapCode;
+  options: CoapOption[];
+  payload: Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** RFC 7959 §2.3: the response completing a Block1 transfer echoes the last block; 2.31 echoes each. */
+export function echoBlock1(block: BlockOption): CoapOption {
+  return { number: OptionNumber.block1, value: encodeBlock(block) };
+}
+
+export function bareResponse(code: CoapCode, options: CoapOption[] = [], diagnostic = ''): WireResponse {
+  // RFC 7252 §5.5.2: a diagnostic payload is UTF-8 text without Content-Format.
+  return { code, options, payload: diagnostic === '' ? EMPTY : Buffer.from(diagnostic, 'utf8') };
+}
+
+/** FNV-1a: a stable ETag of a body served in blocks, so a client sees whether blocks belong together (RFC 7959 §2.4). */
+function bodyTag(body: Buffer): Buffer {
+  let hash = 0x811c9dc5;
+  for (const byte of body) hash = Math.imul(hash ^ byte, 0x01000193);
+  const tag = Buffer.allocUnsafe(4);
+  tag.writeUInt32BE(hash >>> 0);
+  return tag;
+}
+
+const stringOptions = (number: number, values: readonly string[] | undefined, into: CoapOption[]): void => {
+  for (const value of values ?? []) into.push({ number, value: Buffer.from(value, 'utf8') });
+};
+
+/**
+ * Renders a handler's response. A body larger than the block size the client asked for (or
+ * `maxBlockSize`) is sent block-wise (RFC 7959 §2.4): the requested block with Block2 and Size2;
+ * later blocks re-run the (deterministic) handler and take their slice.
+ */
+export function renderResponse(
+  response: CoapResponse,
+  requestedBlock: BlockOption | undefined,
+  maxBlockSzx: number,
+): WireResponse {
+  const body =
+    typeof response.payload === 'string' ? Buffer.from(response.payload, 'utf8') : (response.payload ?? EMPTY);
+  const options: CoapOption[] = [];
+  if (response.contentFormat !== undefined) {
+    options.push({ number: OptionNumber.contentFormat, value: encodeUint(response.contentFormat) });
+  }
+  if (response.maxAge !== undefined) options.push({ number: OptionNumber.maxAge, value: encodeUint(response.maxAge) });
+  stringOptions(OptionNumber.locationPath, response.locationPath, options);
+  stringOptions(OptionNumber.locationQuery, response.locationQuery, options);
+  // RFC 7959 §2.4: the server may use a smaller block than asked for; the offset stays the client's.
+  const szx = Math.min(requestedBlock?.szx ?? maxBlockSzx, maxBlockSzx);
+  const offset = requestedBlock === undefined ? 0 : requestedBlock.num * (16 << requestedBlock.szx);
+  const blockBytes = 16 << szx;
+  if (body.length <= blockBytes && offset === 0) {
+    if (response.etag !== undefined) options.push({ number: OptionNumber.etag, value: response.etag });
+    return { code: response.code, options, payload: body };
+  }
+  const slice = offset % blockBytes === 0 ? sliceBlock2(body, offset / blockBytes, szx) : undefined;
+  if (slice === undefined) return bareResponse('4.02', [], 'Block2 out of range');
+  options.push(
+    { number: OptionNumber.etag, value: response.etag ?? bodyTag(body) },
+    { number: OptionNumber.block2, value: encodeBlock(slice.block) },
+    { number: OptionNumber.size2, value: encodeUint(body.length) },
+  );
+  return { code: response.code, options, payload: slice.payload };
+}
