@@ -1,0 +1,2 @@
+export { Connector, type ConnectorDeps, type ConnectorState } from './connector.js';
+export * from './protocol.js';
