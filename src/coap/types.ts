@@ -101,6 +101,16 @@ export class CoapTimeoutError extends Error {
   override name = 'CoapTimeoutError';
 }
 
+/** The peer answered with Reset (RFC 7252 §4.2): it received the message but could not process it. */
+export class CoapResetError extends Error {
+  override name = 'CoapResetError';
+}
+
+/** The datagram could not be sent (no route, bad address) or the client was closed meanwhile. */
+export class CoapTransportError extends Error {
+  override name = 'CoapTransportError';
+}
+
 export interface Observation {
   /** Deregisters properly (RFC 7641 §3.6: GET with Observe=1), then stops delivering. */
   cancel(): Promise<void>;

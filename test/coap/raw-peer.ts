@@ -1,52 +1,35 @@
-import dgram, { type Socket } from 'node:dgram';
-import { generate, parse, type ParsedPacket, type Packet } from 'coap-packet';
+import dgram from 'node:dgram';
+import { decodeMessage, encodeMessage, type Message } from '../../src/coap/message.js';
 
-/** A bare UDP peer speaking CoAP through coap-packet: sends exactly the bytes a test wants and collects every reply. */
+/** A hand-driven CoAP peer on 127.0.0.1: every datagram is recorded and handed to `onMessage`. */
 export class RawPeer {
-  readonly replies: ParsedPacket[] = [];
-  private constructor(
-    private readonly socket: Socket,
-    private readonly host: string,
-    private readonly port: number,
-  ) {
-    socket.on('message', (data) => {
-      try {
-        this.replies.push(parse(data));
-      } catch {
-        // a test asserting on replies will notice a missing one
-      }
+  readonly received: Message[] = [];
+  private readonly socket = dgram.createSocket('udp4');
+  private clientPort = 0;
+  private clientAddress = '';
+
+  constructor(private readonly onMessage: (message: Message, peer: RawPeer) => void = () => undefined) {
+    this.socket.on('message', (datagram, rinfo) => {
+      this.clientAddress = rinfo.address;
+      this.clientPort = rinfo.port;
+      const message = decodeMessage(datagram);
+      this.received.push(message);
+      this.onMessage(message, this);
     });
   }
 
-  static async open(host: string, port: number): Promise<RawPeer> {
-    const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve) => socket.bind(0, host, resolve));
-    return new RawPeer(socket, host, port);
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
+    return this;
   }
 
-  sendRaw(datagram: Buffer): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.socket.send(datagram, this.port, this.host, (err) => (err ? reject(err) : resolve())),
-    );
+  get port(): number {
+    return this.socket.address().port;
   }
 
-  send(packet: Packet): Promise<void> {
-    return this.sendRaw(generate(packet, 65507));
-  }
-
-  /** The first reply carrying `messageId` (ACK) or `token` (NON), waiting up to `timeoutMs`. */
-  async reply(match: { messageId?: number; token?: Buffer }, timeoutMs = 5000): Promise<ParsedPacket> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.replies.find(
-        (r) =>
-          (match.messageId === undefined || r.messageId === match.messageId) &&
-          (match.token === undefined || r.token.equals(match.token)),
-      );
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no reply matching ${JSON.stringify(match)}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+  /** Sends to the last sender (or to `port`). */
+  send(message: Message, port = this.clientPort, address = this.clientAddress || '127.0.0.1'): void {
+    this.socket.send(encodeMessage(message), port, address);
   }
 
   close(): Promise<void> {
@@ -54,5 +37,11 @@ export class RawPeer {
   }
 }
 
-export const option = (packet: ParsedPacket, name: string): Buffer | undefined =>
-  packet.options.find((o) => o.name === name)?.value;
+export const empty = (type: Message['type'], messageId: number): Message => ({
+  type,
+  code: '0.00',
+  messageId,
+  token: Buffer.alloc(0),
+  options: [],
+  payload: Buffer.alloc(0),
+});

@@ -1,0 +1,173 @@
+import type { Logger } from '../log.js';
+import { requestBlockwise } from './blockwise.js';
+import { Endpoint } from './endpoint.js';
+import { exchange, toReply, type OutgoingRequest } from './exchange.js';
+import { EMPTY_CODE, methodCode } from './message.js';
+import { encodeUint, OptionNumber, pathSegments, stringOptions, type CoapOption } from './options.js';
+import { resolvePeer } from './peer.js';
+import { ObservationStream } from './observation.js';
+import { multicastRequest } from './multicast.js';
+import { DEFAULT_TIMING, maxTransmitWaitMs, type TransmissionTiming } from './timing.js';
+import {
+  CoapTimeoutError,
+  CoapTransportError,
+  type CoapClientApi,
+  type CoapReply,
+  type CoapRequestOptions,
+  type Observation,
+  type Peer,
+} from './types.js';
+
+export interface CoapClientOptions {
+  log: Logger;
+  /** Local address of the client socket; `::` (default) is dual-stack, an IPv4 address gives an IPv4-only socket. */
+  bind?: string;
+  port?: number;
+  timing?: Partial<TransmissionTiming>;
+  /** Largest block the client sends (Block1) before splitting a payload; 16 … 1024 (RFC 7959 §2.2). */
+  blockSize?: number;
+}
+
+/** Turns the caller's view of a request into options (RFC 7252 §5.10) and the method code. */
+export function outgoingRequest(options: CoapRequestOptions): OutgoingRequest {
+  const list: CoapOption[] = [
+    ...stringOptions(OptionNumber.uriPath, pathSegments(options.path)),
+    ...stringOptions(OptionNumber.uriQuery, options.query ?? []),
+  ];
+  if (options.contentFormat !== undefined) {
+    list.push({ number: OptionNumber.contentFormat, value: encodeUint(options.contentFormat) });
+  }
+  if (options.accept !== undefined) list.push({ number: OptionNumber.accept, value: encodeUint(options.accept) });
+  const payload = options.payload ?? Buffer.alloc(0);
+  return {
+    code: methodCode(options.method),
+    options: list,
+    payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
+    confirmable: options.confirmable ?? true,
+  };
+}
+
+/**
+ * The gateway's CoAP client (RFC 7252, RFC 7641, RFC 7959) over one UDP socket: every exchange is matched by
+ * (peer, token) and bounded by the caller's deadline, retransmissions and block-wise transfers included.
+ */
+export class CoapClient implements CoapClientApi {
+  private readonly log: Logger;
+  private readonly endpoint: Endpoint;
+  private readonly timing: TransmissionTiming;
+  private readonly blockBytes: number;
+  private readonly active = new Set<AbortController>();
+  private readonly observations = new Set<ObservationStream>();
+  private closed = false;
+
+  constructor(options: CoapClientOptions) {
+    this.log = options.log;
+    this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.blockBytes = options.blockSize ?? 1024;
+    this.endpoint = new Endpoint({
+      log: options.log,
+      bind: options.bind ?? '::',
+      port: options.port ?? 0,
+      timing: this.timing,
+    });
+  }
+
+  /** Resolves once the socket is bound; the local address, e.g. for a test server to expect requests from. */
+  async address(): Promise<Peer> {
+    await this.endpoint.bound;
+    return this.endpoint.address();
+  }
+
+  async request(options: CoapRequestOptions): Promise<CoapReply> {
+    return this.withDeadline(options.timeoutMs, async (signal) => {
+      const peer = await resolvePeer(options.host, options.port);
+      const send = (request: OutgoingRequest) => exchange(this.endpoint, peer, request, signal);
+      return toReply(await requestBlockwise(send, outgoingRequest(options), this.blockBytes));
+    });
+  }
+
+  /** RFC 7252 §4.3: an Empty CON provokes a Reset from any live CoAP endpoint; never throws. */
+  async ping(host: string, port: number, timeoutMs: number): Promise<boolean> {
+    try {
+      return await this.withDeadline(timeoutMs, async (signal) => {
+        const peer = await resolvePeer(host, port);
+        const message = {
+          type: 'CON' as const,
+          code: EMPTY_CODE,
+          messageId: this.endpoint.nextMessageId(peer),
+          token: Buffer.alloc(0),
+          options: [],
+          payload: Buffer.alloc(0),
+        };
+        await this.endpoint.confirm(peer, message, signal);
+        return true;
+      });
+    } catch (error) {
+      this.log.trace({ err: error, host, port }, 'ping unanswered');
+      return false;
+    }
+  }
+
+  observe(options: CoapRequestOptions, onNotification: (reply: CoapReply) => void): Observation {
+    const stream = new ObservationStream({
+      endpoint: this.endpoint,
+      request: outgoingRequest(options),
+      host: options.host,
+      port: options.port,
+      timeoutMs: options.timeoutMs ?? maxTransmitWaitMs(this.timing),
+      onNotification,
+      log: this.log,
+    });
+    this.observations.add(stream);
+    void stream.ended.then(() => this.observations.delete(stream));
+    if (this.closed) stream.stop('cancelled');
+    else stream.start();
+    return stream;
+  }
+
+  async multicast(
+    options: CoapRequestOptions & { waitMs: number; interface?: string },
+    onReply: (reply: CoapReply) => void,
+  ): Promise<void> {
+    if (this.closed) throw new CoapTransportError('coap client closed');
+    const controller = this.track();
+    try {
+      await multicastRequest(
+        { ...options, log: this.log, timing: this.timing },
+        outgoingRequest(options),
+        onReply,
+        controller.signal,
+      );
+    } finally {
+      this.active.delete(controller);
+    }
+  }
+
+  /** Ends observations, rejects pending requests, then closes the socket, in that order. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const stream of this.observations) stream.stop('cancelled');
+    for (const controller of this.active) controller.abort(new CoapTransportError('coap client closed'));
+    await this.endpoint.close();
+  }
+
+  private track(): AbortController {
+    const controller = new AbortController();
+    this.active.add(controller);
+    return controller;
+  }
+
+  private async withDeadline<T>(timeoutMs: number | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.closed) throw new CoapTransportError('coap client closed');
+    const limit = timeoutMs ?? maxTransmitWaitMs(this.timing);
+    const controller = this.track();
+    const timer = setTimeout(() => controller.abort(new CoapTimeoutError(`no reply within ${limit} ms`)), limit);
+    try {
+      return await work(controller.signal);
+    } finally {
+      clearTimeout(timer);
+      this.active.delete(controller);
+    }
+  }
+}

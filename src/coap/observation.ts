@@ -1,0 +1,170 @@
+import type { Logger } from '../log.js';
+import { downloadRest } from './blockwise.js';
+import type { Endpoint } from './endpoint.js';
+import { exchange, toReply, transmit, type OutgoingRequest, type Received } from './exchange.js';
+import type { Message } from './message.js';
+import { encodeUint, OptionNumber } from './options.js';
+import { resolvePeer } from './peer.js';
+import { CoapResetError, type CoapReply, type Observation, type Peer } from './types.js';
+
+export type ObservationEnd = Awaited<Observation['ended']>;
+type EndReason = ObservationEnd['reason'];
+
+export interface ObservationOptions {
+  endpoint: Endpoint;
+  /** The GET as built for a plain request; Observe is added here. */
+  request: OutgoingRequest;
+  host: string;
+  port: number;
+  /** Bounds the registration, each block-wise completion of a notification, and the deregistration. */
+  timeoutMs: number;
+  onNotification: (reply: CoapReply) => void;
+  log: Logger;
+}
+
+// RFC 7641 §3.4: sequence numbers are 24-bit; a notification is newer within half the space or after 128 s.
+const HALF_SEQUENCE_SPACE = 2 ** 23;
+const REORDER_WINDOW_MS = 128_000;
+
+/** Whether notification (v2 at t2) is fresher than the last one delivered (v1 at t1), RFC 7641 §3.4. */
+export function isFresher(v1: number, t1: number, v2: number, t2: number): boolean {
+  return (
+    (v1 < v2 && v2 - v1 < HALF_SEQUENCE_SPACE) ||
+    (v1 > v2 && v1 - v2 > HALF_SEQUENCE_SPACE) ||
+    t2 > t1 + REORDER_WINDOW_MS
+  );
+}
+
+const withObserve = (request: OutgoingRequest, value: 0 | 1): OutgoingRequest => ({
+  ...request,
+  options: [...request.options, { number: OptionNumber.observe, value: encodeUint(value) }],
+});
+
+/** One RFC 7641 observation: registration, ordered delivery of fresh notifications, deregistration. */
+export class ObservationStream implements Observation {
+  readonly ended: Promise<ObservationEnd>;
+  private resolveEnded!: (end: ObservationEnd) => void;
+  private state: 'registering' | 'observing' | 'cancelling' | 'ended' = 'registering';
+  private peer: Peer | undefined;
+  private token: Buffer | undefined;
+  private unregister = (): void => undefined;
+  // Stops the registration's retransmissions once answered.
+  private readonly registration = new AbortController();
+  // Aborts block-wise completions still in flight when the stream stops.
+  private readonly lifetime = new AbortController();
+  private registrationTimer: NodeJS.Timeout | undefined;
+  private latest: { sequence: number; at: number } | undefined;
+  // Notifications completed by block-wise transfer are delivered in arrival order.
+  private deliveries: Promise<void> = Promise.resolve();
+  private deregistered: (() => void) | undefined;
+
+  constructor(private readonly options: ObservationOptions) {
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  start(): void {
+    this.registrationTimer = setTimeout(() => this.stop('timeout'), this.options.timeoutMs);
+    this.register().catch((error: unknown) => {
+      if (this.state === 'ended') return;
+      this.options.log.debug({ err: error, host: this.options.host }, 'observe registration failed');
+      this.stop(error instanceof CoapResetError ? 'reset' : 'timeout');
+    });
+  }
+
+  /** RFC 7641 §3.6: deregisters with a GET carrying Observe=1 and the same token, then stops. */
+  async cancel(): Promise<void> {
+    const { peer, token } = this;
+    if (this.state === 'ended' || this.state === 'cancelling') return;
+    if (peer === undefined || token === undefined || this.state === 'registering') {
+      this.stop('cancelled');
+      return;
+    }
+    this.state = 'cancelling';
+    const attempt = new AbortController();
+    const timer = setTimeout(() => attempt.abort(), this.options.timeoutMs);
+    const answered = new Promise<void>((resolve) => (this.deregistered = resolve));
+    const gaveUp = new Promise<void>((resolve) =>
+      attempt.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    // A Reset or exhausted retransmissions mean nobody keeps us listed any more: done as well.
+    transmit(this.options.endpoint, peer, withObserve(this.options.request, 1), token, attempt.signal).catch(
+      (error: unknown) => {
+        this.options.log.debug({ err: error, host: this.options.host }, 'observe deregistration unanswered');
+        attempt.abort();
+      },
+    );
+    await Promise.race([answered, gaveUp]);
+    clearTimeout(timer);
+    attempt.abort();
+    this.stop('cancelled');
+  }
+
+  stop(reason: EndReason, reply?: CoapReply): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    clearTimeout(this.registrationTimer);
+    this.registration.abort();
+    this.lifetime.abort();
+    this.unregister();
+    this.resolveEnded(reply === undefined ? { reason } : { reason, reply });
+  }
+
+  private async register(): Promise<void> {
+    const peer = await resolvePeer(this.options.host, this.options.port);
+    if (this.state === 'ended') return;
+    const token = this.options.endpoint.newToken(peer);
+    this.peer = peer;
+    this.token = token;
+    this.unregister = this.options.endpoint.expect(peer, token, (message, source) => this.receive(message, source));
+    await transmit(this.options.endpoint, peer, withObserve(this.options.request, 0), token, this.registration.signal);
+  }
+
+  private receive(message: Message, source: Peer): void {
+    if (this.state === 'cancelling') return this.deregistered?.();
+    if (this.state === 'ended') return;
+    if (this.state === 'registering') {
+      this.state = 'observing';
+      clearTimeout(this.registrationTimer);
+      this.registration.abort();
+    }
+    const received = { message, source };
+    const reply = toReply(received);
+    // RFC 7641 §3.2: an error, or a response without Observe, means the server no longer lists us.
+    if (!reply.code.startsWith('2.')) return this.stop('rejected', reply);
+    if (reply.observe !== undefined && !this.accept(reply.observe)) return;
+    this.enqueue(received, reply.observe === undefined);
+  }
+
+  private accept(sequence: number): boolean {
+    const now = Date.now();
+    if (this.latest !== undefined && !isFresher(this.latest.sequence, this.latest.at, sequence, now)) return false;
+    this.latest = { sequence, at: now };
+    return true;
+  }
+
+  private enqueue(received: Received, last: boolean): void {
+    this.deliveries = this.deliveries
+      .then(() => this.complete(received))
+      .then((complete) => {
+        if (this.state === 'ended') return;
+        this.options.onNotification(toReply(complete));
+        if (last) this.stop('not-observable', toReply(complete));
+      })
+      .catch((error: unknown) =>
+        this.options.log.warn({ err: error, host: this.options.host }, 'notification dropped'),
+      );
+  }
+
+  /** RFC 7959 §2.6: a notification's further blocks are fetched with plain GETs (no Observe). */
+  private complete(received: Received): Promise<Received> {
+    const { endpoint, request, timeoutMs } = this.options;
+    const send = (next: OutgoingRequest): Promise<Received> =>
+      exchange(
+        endpoint,
+        received.source,
+        next,
+        AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(timeoutMs)]),
+      );
+    return downloadRest(send, request, received);
+  }
+}

@@ -1,0 +1,20 @@
+/** RFC 7252 §4.8 transmission parameters; the client accepts overrides for tests and lossy links. */
+export interface TransmissionTiming {
+  ackTimeoutMs: number;
+  ackRandomFactor: number;
+  maxRetransmit: number;
+}
+
+export const DEFAULT_TIMING: TransmissionTiming = { ackTimeoutMs: 2000, ackRandomFactor: 1.5, maxRetransmit: 4 };
+
+/** RFC 7252 §4.8.2 MAX_TRANSMIT_SPAN: first to last transmission of one CON (45 s by default). */
+export const maxTransmitSpanMs = (t: TransmissionTiming): number =>
+  t.ackTimeoutMs * (2 ** t.maxRetransmit - 1) * t.ackRandomFactor;
+
+/** RFC 7252 §4.8.2 MAX_TRANSMIT_WAIT: first transmission until the sender gives up (93 s by default). */
+export const maxTransmitWaitMs = (t: TransmissionTiming): number =>
+  t.ackTimeoutMs * (2 ** (t.maxRetransmit + 1) - 1) * t.ackRandomFactor;
+
+/** RFC 7252 §4.2: the first timeout is random between ACK_TIMEOUT and ACK_TIMEOUT * ACK_RANDOM_FACTOR. */
+export const initialTimeoutMs = (t: TransmissionTiming): number =>
+  t.ackTimeoutMs * (1 + Math.random() * (t.ackRandomFactor - 1));

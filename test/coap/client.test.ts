@@ -1,0 +1,302 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CoapClient } from '../../src/coap/client.js';
+import { OptionNumber } from '../../src/coap/options.js';
+import { CoapResetError, CoapTimeoutError, CoapTransportError } from '../../src/coap/types.js';
+import { silentLogger } from '../../src/log.js';
+import { waitFor } from '../helpers/wait.js';
+import { startLibcoapServer, type LibcoapServer } from './libcoap.js';
+import { empty, RawPeer } from './raw-peer.js';
+
+// Short retransmission timers keep the timeout cases quick; the logic is the same as with RFC defaults.
+const timing = { ackTimeoutMs: 100 };
+let libcoap: LibcoapServer;
+let client: CoapClient;
+const peers: RawPeer[] = [];
+
+async function rawPeer(onMessage?: ConstructorParameters<typeof RawPeer>[0]): Promise<RawPeer> {
+  const peer = await new RawPeer(onMessage).start();
+  peers.push(peer);
+  return peer;
+}
+
+beforeAll(async () => {
+  libcoap = await startLibcoapServer(['-d', '10']);
+});
+afterAll(async () => {
+  await libcoap.stop();
+});
+afterEach(async () => {
+  await client?.close();
+  await Promise.all(peers.splice(0).map((peer) => peer.close()));
+});
+
+describe('CoapClient.request against libcoap coap-server-notls', () => {
+  it('GETs the root resource (piggybacked 2.05, text/plain)', async () => {
+    client = new CoapClient({ log: silentLogger() });
+    const reply = await client.request({ host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/' });
+    expect(reply.code).toBe('2.05');
+    expect(reply.payload.toString()).toContain('libcoap');
+    expect(reply.source).toEqual({ address: '127.0.0.1', port: libcoap.port, family: 'IPv4' });
+  });
+
+  it('downloads a Block2 resource in full', async () => {
+    client = new CoapClient({ log: silentLogger() });
+    const reply = await client.request({ host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/example_data' });
+    expect(reply.code).toBe('2.05');
+    expect(reply.payload.length).toBe(1500);
+    const pattern = Array.from({ length: 26 }, (_, i) => `${String.fromCharCode(97 + i)}123456789`).join('');
+    expect(reply.payload.toString()).toBe(pattern.repeat(6).slice(0, 1500));
+  });
+
+  it('uploads 5 KB with Block1 and reads it back with Block2', async () => {
+    client = new CoapClient({ log: silentLogger() });
+    const body = Buffer.from(Array.from({ length: 5000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(''));
+    const target = { host: '127.0.0.1', port: libcoap.port, path: '/example_data' };
+    const put = await client.request({ ...target, method: 'PUT', payload: body, contentFormat: 0 });
+    expect(put.code).toBe('2.04');
+    const get = await client.request({ ...target, method: 'GET' });
+    expect(get.payload.equals(body)).toBe(true);
+  });
+
+  it('creates and deletes a dynamic resource', async () => {
+    client = new CoapClient({ log: silentLogger() });
+    const target = { host: '127.0.0.1', port: libcoap.port, path: '/things/one' };
+    expect((await client.request({ ...target, method: 'PUT', payload: 'on' })).code).toBe('2.01');
+    expect((await client.request({ ...target, method: 'GET' })).payload.toString()).toBe('on');
+    expect((await client.request({ ...target, method: 'DELETE' })).code).toBe('2.02');
+    expect((await client.request({ ...target, method: 'GET' })).code).toBe('4.04');
+  });
+
+  it('answers NON requests too', async () => {
+    client = new CoapClient({ log: silentLogger() });
+    const reply = await client.request({
+      host: '127.0.0.1',
+      port: libcoap.port,
+      method: 'GET',
+      path: '/',
+      confirmable: false,
+    });
+    expect(reply.code).toBe('2.05');
+  });
+
+  it('reaches ::1 as well as 127.0.0.1', async () => {
+    const v6 = await startLibcoapServerOnV6();
+    client = new CoapClient({ log: silentLogger() });
+    try {
+      const reply = await client.request({ host: '::1', port: v6.port, method: 'GET', path: '/' });
+      expect(reply.code).toBe('2.05');
+      expect(reply.source.family).toBe('IPv6');
+    } finally {
+      await v6.stop();
+    }
+  });
+});
+
+async function startLibcoapServerOnV6(): Promise<LibcoapServer> {
+  // -A takes the last occurrence; the helper's probe pings 127.0.0.1, so probe ::1 here instead.
+  const { spawn } = await import('node:child_process');
+  const { freeUdpPort } = await import('./libcoap.js');
+  const port = await freeUdpPort();
+  const child = spawn('coap-server-notls', ['-A', '::1', '-p', String(port), '-v', '0'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const probe = new CoapClient({ log: silentLogger(), timing });
+  await waitFor(() => probe.ping('::1', port, 500), { what: 'coap-server-notls on ::1' }).finally(() => probe.close());
+  return {
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+describe('CoapClient.request deadlines and message layer', () => {
+  it('rejects with CoapTimeoutError at the deadline when nobody answers', async () => {
+    const silent = await rawPeer();
+    client = new CoapClient({ log: silentLogger(), timing });
+    const started = Date.now();
+    const outcome = await client
+      .request({ host: '127.0.0.1', port: silent.port, method: 'GET', path: '/x', timeoutMs: 700 })
+      .then(
+        () => 'resolved',
+        (error: unknown) => error,
+      );
+    expect(outcome).toBeInstanceOf(CoapTimeoutError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(690);
+    // RFC 7252 §4.2: the CON was retransmitted (same message id) within the deadline.
+    expect(silent.received.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(silent.received.map((message) => message.messageId)).size).toBe(1);
+  });
+
+  it('rejects with CoapResetError when the peer answers Reset', async () => {
+    await rawPeer((message, peer) => peer.send(empty('RST', message.messageId)));
+    client = new CoapClient({ log: silentLogger(), timing });
+    await expect(
+      client.request({ host: '127.0.0.1', port: peers[0]!.port, method: 'GET', path: '/', timeoutMs: 5000 }),
+    ).rejects.toBeInstanceOf(CoapResetError);
+  });
+
+  it('takes a separate response after an empty ACK and acknowledges it (RFC 7252 §5.2.2)', async () => {
+    const separate = await rawPeer((message, peer) => {
+      if (message.type !== 'CON' || message.code !== '0.01') return;
+      peer.send(empty('ACK', message.messageId));
+      setTimeout(() => {
+        peer.send({
+          type: 'CON',
+          code: '2.05',
+          messageId: 4242,
+          token: message.token,
+          options: [],
+          payload: Buffer.from('late'),
+        });
+      }, 50);
+    });
+    client = new CoapClient({ log: silentLogger(), timing });
+    const reply = await client.request({
+      host: '127.0.0.1',
+      port: separate.port,
+      method: 'GET',
+      path: '/',
+      timeoutMs: 5000,
+    });
+    expect(reply.payload.toString()).toBe('late');
+    await waitFor(() => separate.received.find((message) => message.type === 'ACK' && message.messageId === 4242), {
+      what: 'ACK of the separate response',
+    });
+  });
+
+  it('matches responses by peer and token: a forged reply from another port is ignored', async () => {
+    const target = await rawPeer();
+    const forger = await rawPeer();
+    client = new CoapClient({ log: silentLogger(), timing });
+    const address = await client.address();
+    const pending = client.request({ host: '127.0.0.1', port: target.port, method: 'GET', path: '/', timeoutMs: 5000 });
+    const request = await waitFor(() => target.received[0], { what: 'request at target' });
+    const answer = (payload: string) => ({
+      type: 'ACK' as const,
+      code: '2.05',
+      messageId: request.messageId,
+      token: request.token,
+      options: [],
+      payload: Buffer.from(payload),
+    });
+    // RFC 7252 §4.2: an ACK matching nothing is silently ignored; a CON response matching nothing is Reset.
+    forger.send(answer('forged'), address.port, '127.0.0.1');
+    forger.send({ ...answer('forged'), type: 'CON', messageId: 7 }, address.port, '127.0.0.1');
+    await waitFor(() => forger.received.find((message) => message.type === 'RST' && message.messageId === 7), {
+      what: 'Reset of the forged response',
+    });
+    target.send(answer('genuine'));
+    expect((await pending).payload.toString()).toBe('genuine');
+  });
+
+  it('keeps concurrent requests to many peers apart', async () => {
+    const servers = await Promise.all(
+      Array.from({ length: 40 }, (_, index) =>
+        rawPeer((message, peer) => {
+          const reply = {
+            type: 'ACK' as const,
+            code: '2.05',
+            messageId: message.messageId,
+            token: message.token,
+            options: [],
+            payload: Buffer.from(`peer-${index}`),
+          };
+          setTimeout(() => peer.send(reply), Math.random() * 30);
+        }),
+      ),
+    );
+    client = new CoapClient({ log: silentLogger(), timing });
+    const replies = await Promise.all(
+      servers.flatMap((server) =>
+        [1, 2, 3].map(() =>
+          client.request({ host: '127.0.0.1', port: server.port, method: 'GET', path: '/', timeoutMs: 5000 }),
+        ),
+      ),
+    );
+    replies.forEach((reply, i) => expect(reply.payload.toString()).toBe(`peer-${Math.floor(i / 3)}`));
+  });
+
+  it('rejects pending requests cleanly on close()', async () => {
+    const silent = await rawPeer();
+    client = new CoapClient({ log: silentLogger(), timing });
+    const pending = client.request({
+      host: '127.0.0.1',
+      port: silent.port,
+      method: 'GET',
+      path: '/',
+      timeoutMs: 10_000,
+    });
+    await waitFor(() => silent.received.length > 0, { what: 'request sent' });
+    await client.close();
+    await expect(pending).rejects.toBeInstanceOf(CoapTransportError);
+    await expect(
+      client.request({ host: '127.0.0.1', port: silent.port, method: 'GET', path: '/' }),
+    ).rejects.toBeInstanceOf(CoapTransportError);
+  });
+
+  it('sends the request options the caller asked for', async () => {
+    const recorder = await rawPeer((message, peer) =>
+      peer.send({
+        type: 'ACK',
+        code: '2.04',
+        messageId: message.messageId,
+        token: message.token,
+        options: [],
+        payload: Buffer.alloc(0),
+      }),
+    );
+    client = new CoapClient({ log: silentLogger(), timing });
+    await client.request({
+      host: '127.0.0.1',
+      port: recorder.port,
+      method: 'POST',
+      path: '/a/b%20c',
+      query: ['x=1', 'y'],
+      payload: '{}',
+      contentFormat: 50,
+      accept: 60,
+    });
+    const [request] = recorder.received;
+    const strings = (number: number) =>
+      request!.options.filter((o) => o.number === number).map((o) => o.value.toString());
+    expect(request!.code).toBe('0.02');
+    expect(strings(OptionNumber.uriPath)).toEqual(['a', 'b c']);
+    expect(strings(OptionNumber.uriQuery)).toEqual(['x=1', 'y']);
+    expect(request!.options.find((o) => o.number === OptionNumber.contentFormat)!.value).toEqual(Buffer.from([50]));
+    expect(request!.options.find((o) => o.number === OptionNumber.accept)!.value).toEqual(Buffer.from([60]));
+    expect(request!.token.length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('CoapClient.ping', () => {
+  it('is answered by a live libcoap server', async () => {
+    client = new CoapClient({ log: silentLogger(), timing });
+    expect(await client.ping('127.0.0.1', libcoap.port, 2000)).toBe(true);
+  });
+
+  it('resolves false for a silent peer, after retransmitting within the timeout', async () => {
+    const silent = await rawPeer();
+    client = new CoapClient({ log: silentLogger(), timing });
+    expect(await client.ping('127.0.0.1', silent.port, 500)).toBe(false);
+    expect(silent.received.length).toBeGreaterThanOrEqual(2);
+    expect(silent.received.every((message) => message.type === 'CON' && message.code === '0.00')).toBe(true);
+  });
+
+  it('resolves false, never throws, for unroutable or invalid targets', async () => {
+    client = new CoapClient({ log: silentLogger(), timing });
+    expect(await client.ping('0.0.0.0', 0, 300)).toBe(false);
+    expect(await client.ping('ff02::1%nonexistent0', 5683, 300)).toBe(false);
+    expect(await client.ping('host.invalid', 5683, 300)).toBe(false);
+  });
+
+  it('runs many concurrent pings to different peers', async () => {
+    const live = await Promise.all(
+      Array.from({ length: 50 }, () => rawPeer((message, peer) => peer.send(empty('RST', message.messageId)))),
+    );
+    const dead = await Promise.all(Array.from({ length: 10 }, () => rawPeer()));
+    client = new CoapClient({ log: silentLogger(), timing });
+    const results = await Promise.all([...live, ...dead].map((peer) => client.ping('127.0.0.1', peer.port, 400)));
+    expect(results).toEqual([...live.map(() => true), ...dead.map(() => false)]);
+  });
+});

@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { CoapClient } from '../../src/coap/client.js';
+import { silentLogger } from '../../src/log.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** A UDP port free right now on 127.0.0.1 (a tool that cannot bind port 0 needs one chosen for it). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
+}
+
+export interface LibcoapServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts libcoap's `coap-server-notls` on 127.0.0.1 and waits until it answers pings. */
+export async function startLibcoapServer(extraArgs: string[] = []): Promise<LibcoapServer> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freeUdpPort();
+    const child = spawn('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port), '-v', '0', ...extraArgs], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const probe = new CoapClient({ log: silentLogger(), timing: { ackTimeoutMs: 100 } });
+    try {
+      await waitFor(() => child.exitCode === null && probe.ping('127.0.0.1', port, 500), {
+        timeoutMs: 5000,
+        what: 'coap-server-notls',
+      });
+      return { port, stop: () => stopChild(child, exited) };
+    } catch (error) {
+      await stopChild(child, exited);
+      if (attempt === 2) throw error;
+    } finally {
+      await probe.close();
+    }
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  await exited;
+}
