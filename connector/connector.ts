@@ -110,10 +110,8 @@ export class Connector {
 
   private connect(): void {
     this.setState('connecting');
-    // Link's events fire from the socket, never during its constructor: `link` is set by then.
-    let link!: Link;
-    const session = this.sessionOf(() => link);
-    link = new Link(
+    // Link's events fire from the socket, never during its constructor: `session` exists by then.
+    const link = new Link(
       this.deps.config.url!,
       {
         open: () => this.opened(link),
@@ -122,6 +120,7 @@ export class Connector {
       },
       this.deps.log,
     );
+    const session = this.sessionOf(link);
     this.link = link;
   }
 
@@ -185,7 +184,7 @@ export class Connector {
   }
 
   /** The handlers' view of one link (see handlers.ts). */
-  private sessionOf(linkOf: () => Link): Session {
+  private sessionOf(link: Link): Session {
     let heartbeat = 0;
     let challenged = false;
     let phase: Session['phase'] = 'authenticating';
@@ -202,11 +201,11 @@ export class Connector {
       upstream: this.upstream,
       commands: this.commands,
       log,
-      send: (frame: GatewayFrame) => linkOf().send(frame),
+      send: (frame: GatewayFrame) => link.send(frame),
       reply: (result: ResultFrame) => this.online?.send(result),
       refuse: (problem: FrameProblem) => {
         log.warn({ problem }, 'refused a frame from the platform');
-        linkOf().send(errorFrameFor(problem));
+        link.send(errorFrameFor(problem));
       },
       answered: (seconds: number) => {
         challenged = true;
@@ -214,7 +213,7 @@ export class Connector {
       },
       welcomed: (lastSeq: number) => {
         phase = 'online';
-        this.welcomed(linkOf(), lastSeq, heartbeat);
+        this.welcomed(link, lastSeq, heartbeat);
       },
     };
   }
