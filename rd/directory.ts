@@ -1,0 +1,269 @@
+import { CoapError } from '../src/coap/types.js';
+import type { RdConfig } from '../src/config.js';
+import type { EventBus, RemovalReason } from '../src/events.js';
+import type { Logger } from '../src/log.js';
+import { formatAddress, type Store } from '../src/store/index.js';
+import type { Attrs, Device, DeviceSource, Link, Registration } from '../src/store/types.js';
+import { EndpointIndex } from './endpoint-index.js';
+
+/** Where a request came from, with IPv4-mapped IPv6 addresses already unmapped. */
+export interface Source {
+  host: string;
+  port: number;
+}
+
+/** A registration as the registration interface hands it over (RFC 9176 §5.3), already validated. */
+export interface RegistrationInput {
+  ep: string;
+  d: string | null;
+  lt: number;
+  /** Explicit base; absent means the registrant's source address. */
+  base: string | undefined;
+  et: string | null;
+  attrs: Attrs;
+  links: Link[];
+}
+
+/** What an update may change (RFC 9176 §5.3.1; new links are this RD's extension). */
+export interface RegistrationChange {
+  lt: number | undefined;
+  base: string | undefined;
+  et: string | undefined;
+  attrs: Attrs;
+  links: Link[] | undefined;
+}
+
+export type DiscoveredResult = { ok: true; deviceId: string } | { ok: false; error: string };
+
+/** How long a client should wait before retrying when the directory is full (RFC 9176 §5.3: 5.03 + Max-Age). */
+const FULL_RETRY_SECONDS = 60;
+
+/**
+ * The state the RD interfaces share (aiocoap's CommonRD): registrations over the store, the identity
+ * rules of DESIGN.md, and the bus events. Every change goes through here, so every change is indexed
+ * and announced exactly once.
+ *
+ * Events: a registration (new or replacing one of the same `d`/`ep`) emits `device.registered`, since
+ * RFC 9176 §5.3 makes it a new registration that replaces the old one; an update emits `device.updated`;
+ * a removal emits `device.removed` with its reason. A device that loses its registration goes offline
+ * (`device.offline`); one that registers or updates while offline comes back (`device.online`).
+ */
+export class Directory {
+  private readonly index = new EndpointIndex();
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+    private readonly config: RdConfig,
+  ) {
+    for (const reg of store.registrations.all()) this.index.add(reg);
+  }
+
+  /** The live registration at `/rd/<id>`; an expired one not swept yet is already gone. */
+  get(id: string, now = Date.now()): Registration | undefined {
+    const reg = this.store.registrations.get(id);
+    return reg && reg.expiresAt > now ? reg : undefined;
+  }
+
+  /** Live registrations, oldest first. */
+  *all(now = Date.now()): Generator<Registration> {
+    for (const reg of this.store.registrations.all()) if (reg.expiresAt > now) yield reg;
+  }
+
+  /** Live registrations among a set of device ids (an index answer). */
+  *among(ids: Iterable<string>, now = Date.now()): Generator<Registration> {
+    for (const id of ids) {
+      const reg = this.get(id, now);
+      if (reg) yield reg;
+    }
+  }
+
+  get endpoints(): EndpointIndex {
+    return this.index;
+  }
+
+  count(): number {
+    return this.store.registrations.count();
+  }
+
+  device(id: string): Device | undefined {
+    return this.store.devices.get(id);
+  }
+
+  register(
+    input: RegistrationInput,
+    source: Source,
+    kind: Exclude<DeviceSource, 'discovery'>,
+    now = Date.now(),
+  ): Registration {
+    const known = this.store.devices.findByEndpoint(input.d, input.ep) ?? this.discoveredAt(source);
+    const previous = known && this.store.registrations.get(known.id);
+    if (!previous && this.count() >= this.config.limits.maxRegistrations) {
+      this.log.warn({ ep: input.ep, source }, 'registration refused: directory full');
+      throw new CoapError('5.03', 'directory full', FULL_RETRY_SECONDS);
+    }
+    const reg = this.store.transaction(() => {
+      const device = known
+        ? this.moveDevice(known, { ep: input.ep, d: input.d, ...source })
+        : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...source }, now);
+      const next: Registration = {
+        deviceId: device.id,
+        ep: input.ep,
+        d: input.d,
+        base: input.base ?? baseOf(source),
+        baseExplicit: input.base !== undefined,
+        lt: input.lt,
+        et: input.et,
+        attrs: input.attrs,
+        links: input.links,
+        discovered: false,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: now + input.lt * 1000,
+      };
+      this.put(next, previous);
+      return next;
+    });
+    this.emit('device.registered', reg.deviceId);
+    this.markOnline(reg.deviceId, now);
+    return reg;
+  }
+
+  /** RFC 9176 §5.3.1: refreshes the lifetime and applies the changes; undefined when there is no such registration. */
+  update(id: string, change: RegistrationChange, source: Source, now = Date.now()): Registration | undefined {
+    const current = this.get(id, now);
+    if (!current) return undefined;
+    const lt = change.lt ?? current.lt;
+    // RFC 9176 §5.3.1: without an explicit base, the base follows the source address of the update.
+    const base = change.base ?? (current.baseExplicit ? current.base : baseOf(source));
+    const next: Registration = {
+      ...current,
+      lt,
+      base,
+      baseExplicit: change.base !== undefined || current.baseExplicit,
+      et: change.et ?? current.et,
+      attrs: { ...current.attrs, ...change.attrs },
+      links: change.links ?? current.links,
+      updatedAt: now,
+      expiresAt: now + lt * 1000,
+    };
+    this.store.transaction(() => {
+      const device = this.store.devices.get(id);
+      if (device && !current.discovered) this.moveDevice(device, source);
+      this.put(next, current);
+    });
+    this.emit('device.updated', id);
+    this.markOnline(id, now);
+    return next;
+  }
+
+  /** Removes a registration (RFC 9176 §5.3.2, or its lifetime ran out); the device row stays, offline. */
+  remove(id: string, reason: RemovalReason): boolean {
+    const reg = this.store.registrations.get(id);
+    if (!reg) return false;
+    this.store.transaction(() => {
+      this.store.registrations.remove(id);
+      this.index.delete(reg);
+    });
+    const device = this.store.devices.get(id);
+    if (!device) return true;
+    this.bus.emit('device.removed', { device: this.store.info(device), reason });
+    const offline = this.store.devices.setStatus(id, 'offline');
+    if (offline) this.bus.emit('device.offline', { device: this.store.info(offline) });
+    return true;
+  }
+
+  /** Removes every registration whose lifetime ran out; returns how many. */
+  expire(now = Date.now()): number {
+    const expired = this.store.registrations.expired(now);
+    for (const reg of expired) {
+      this.log.info({ device: reg.deviceId, ep: reg.ep }, 'registration expired');
+      this.remove(reg.deviceId, 'expired');
+    }
+    return expired.length;
+  }
+
+  /**
+   * A device found by multicast or mDNS (no `ep`): matched by its address, given a registration marked
+   * `discovered` with its device id as `ep`. A device that registered itself keeps its own registration.
+   */
+  registerDiscovered(
+    host: string,
+    port: number,
+    links: Link[],
+    lifetimeSeconds: number,
+    now = Date.now(),
+  ): DiscoveredResult {
+    const source = { host: unmapHost(host), port };
+    const known = this.store.devices.findByAddress(source.host, port);
+    const previous = known && this.get(known.id, now);
+    if (previous && !previous.discovered) return { ok: true, deviceId: previous.deviceId };
+    if (!previous && this.count() >= this.config.limits.maxRegistrations) return { ok: false, error: 'directory full' };
+    const reg = this.store.transaction(() => {
+      const device = known ?? this.store.devices.create({ ep: null, d: null, source: 'discovery', ...source }, now);
+      const next: Registration = {
+        deviceId: device.id,
+        ep: device.ep ?? device.id,
+        d: device.d,
+        base: baseOf(source),
+        baseExplicit: false,
+        lt: lifetimeSeconds,
+        et: null,
+        attrs: {},
+        links,
+        discovered: true,
+        createdAt: previous?.createdAt ?? now,
+        updatedAt: now,
+        expiresAt: now + lifetimeSeconds * 1000,
+      };
+      this.put(next, this.store.registrations.get(device.id));
+      return next;
+    });
+    this.emit(previous ? 'device.updated' : 'device.registered', reg.deviceId);
+    this.markOnline(reg.deviceId, now);
+    return { ok: true, deviceId: reg.deviceId };
+  }
+
+  /** DESIGN.md Identity: a device discovered by multicast (no ep yet) is merged when it registers. */
+  private discoveredAt(source: Source): Device | undefined {
+    const device = this.store.devices.findByAddress(source.host, source.port);
+    return device && device.source === 'discovery' && device.ep === null ? device : undefined;
+  }
+
+  private moveDevice(device: Device, change: Partial<Pick<Device, 'ep' | 'd' | 'host' | 'port'>>): Device {
+    const differs = (Object.keys(change) as (keyof typeof change)[]).some((key) => change[key] !== device[key]);
+    return differs ? this.store.devices.update(device.id, change) : device;
+  }
+
+  private put(next: Registration, previous: Registration | undefined): void {
+    this.store.registrations.put(next);
+    if (previous) this.index.delete(previous);
+    this.index.add(next);
+  }
+
+  private markOnline(id: string, now: number): void {
+    const online = this.store.devices.setStatus(id, 'online', now);
+    if (online) this.bus.emit('device.online', { device: this.store.info(online) });
+  }
+
+  private emit(event: 'device.registered' | 'device.updated', id: string): void {
+    const device = this.store.devices.get(id);
+    if (device) this.bus.emit(event, { device: this.store.info(device) });
+  }
+}
+
+/** RFC 9176 §5.3: without `base`, links resolve against the registrant's source address. */
+export function baseOf(source: Source): string {
+  return `coap://${formatAddress(source.host, source.port)}`;
+}
+
+/**
+ * A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; the device is an IPv4 device.
+ * Zone ids never appear in URIs (RFC 9176 §6.1).
+ */
+export function unmapHost(host: string): string {
+  const unzoned = host.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(unzoned);
+  return mapped ? mapped[1]! : unzoned;
+}

@@ -1,0 +1,120 @@
+import { ContentFormat, type CoapRequest, type CoapResponse } from '../src/coap/types.js';
+import type { Store } from '../src/store/index.js';
+import type { AttrValue, Registration } from '../src/store/types.js';
+import type { Directory } from './directory.js';
+import { compileCriterion, isExact, valueTest } from './match.js';
+import { parseLookupQuery, type LookupQuery } from './query.js';
+import { endpointLink, locationOf, resolvedLinks, type ResolvedLink } from './resolved.js';
+
+/**
+ * RFC 9176 §6: endpoint lookup (`/rd-lookup/ep`) and resource lookup (`/rd-lookup/res`).
+ * Every criterion is its own predicate and all of them must hold (§6.2: "All included criteria MUST match").
+ * A resource link matches a criterion when it or its endpoint does; an endpoint matches when it or any
+ * of its links does.
+ */
+export class Lookup {
+  constructor(
+    private readonly directory: Directory,
+    private readonly store: Store,
+  ) {}
+
+  endpoints = (request: CoapRequest): CoapResponse => linkFormat(this.findEndpoints(parseLookupQuery(request.query)));
+
+  resources = (request: CoapRequest): CoapResponse => linkFormat(this.findResources(parseLookupQuery(request.query)));
+
+  /** Formatted endpoint links matching the query, paged. */
+  findEndpoints(query: LookupQuery): string[] {
+    const criteria = query.criteria.map((param) => this.compile(param.name, param.value));
+    const page = new Page(query);
+    for (const reg of this.candidates(query)) {
+      const matches = criteria.every((c) => c.endpoint(reg) || resolvedLinks(reg).some((link) => c.link(link)));
+      if (matches && page.offer(endpointLink(reg).text)) break;
+    }
+    return page.items;
+  }
+
+  /** Formatted, resolved resource links matching the query, paged. */
+  findResources(query: LookupQuery): string[] {
+    const criteria = query.criteria.map((param) => this.compile(param.name, param.value));
+    const page = new Page(query);
+    for (const reg of this.candidates(query)) {
+      const open = criteria.filter((c) => !c.endpoint(reg));
+      for (const link of resolvedLinks(reg)) {
+        if (open.every((c) => c.link(link)) && page.offer(link.text)) return page.items;
+      }
+    }
+    return page.items;
+  }
+
+  /** The smallest set an index gives for the query's exact criteria; otherwise every live registration. */
+  private candidates(query: LookupQuery): Iterable<Registration> {
+    const ep = query.criteria.find((param) => param.name === 'ep' && isExact(param));
+    if (ep) return this.directory.among(this.directory.endpoints.withEndpoint(ep.value as string));
+    const rt = query.criteria.find(
+      (param) => param.name === 'rt' && isExact(param) && !/\s/.test(param.value as string),
+    );
+    if (rt) return this.directory.among(this.directory.endpoints.withResourceType(rt.value as string));
+    return this.directory.all();
+  }
+
+  private compile(name: string, value: AttrValue): EndpointAndLinkCriterion {
+    if (name === 'gp') {
+      // draft-ietf-core-resource-directory-11 §7: gp selects the members of the named groups.
+      const test = valueTest('gp', value);
+      const members = new Set(
+        this.store.groups
+          .list()
+          .filter((g) => test(g.gp))
+          .flatMap((g) => g.members),
+      );
+      return { endpoint: (reg) => members.has(reg.deviceId), link: () => false };
+    }
+    const { test } = compileCriterion({ name, value });
+    return {
+      endpoint: (reg) => test(endpointValue(reg, name)),
+      link: (link) => test(linkValue(link, name)),
+    };
+  }
+}
+
+interface EndpointAndLinkCriterion {
+  endpoint: (reg: Registration) => boolean;
+  link: (link: ResolvedLink) => boolean;
+}
+
+/** RFC 9176 §6.2: `href` on an endpoint is its registration resource; other names are endpoint attributes. */
+function endpointValue(reg: Registration, name: string): AttrValue | undefined {
+  if (name === 'href') return locationOf(reg);
+  return endpointLink(reg).attrs[name];
+}
+
+/** RFC 9176 §6.2: `href` and `anchor` are matched in resolved form. */
+function linkValue(link: ResolvedLink, name: string): AttrValue | undefined {
+  if (name === 'href') return link.href;
+  if (name === 'anchor') return link.anchor;
+  return link.link.attrs[name];
+}
+
+/** RFC 9176 §6.2 paging: `count` results starting at result `page * count`; page 0 is the first. */
+class Page {
+  readonly items: string[] = [];
+  private skip: number;
+  private readonly limit: number;
+
+  constructor(query: LookupQuery) {
+    this.limit = query.count ?? Infinity;
+    this.skip = query.count === undefined ? 0 : query.page * query.count;
+  }
+
+  /** Takes one match; true when the page is full and the search can stop. */
+  offer(item: string): boolean {
+    if (this.items.length >= this.limit) return true;
+    if (this.skip > 0) this.skip--;
+    else this.items.push(item);
+    return this.items.length >= this.limit;
+  }
+}
+
+export function linkFormat(items: readonly string[]): CoapResponse {
+  return { code: '2.05', contentFormat: ContentFormat.linkFormat, payload: items.join(',') };
+}

@@ -1,0 +1,91 @@
+import { CoapServer } from '../src/coap/server.js';
+import type { CoapClientApi } from '../src/coap/types.js';
+import type { RdConfig } from '../src/config.js';
+import type { EventBus } from '../src/events.js';
+import type { Logger } from '../src/log.js';
+import type { Store } from '../src/store/index.js';
+import { Directory } from './directory.js';
+import { ExpirySweeper } from './expiry.js';
+import { GroupInterface } from './groups.js';
+import { Limits } from './limits.js';
+import { Lookup } from './lookup.js';
+import { RegistrationInterface } from './registration.js';
+import { Router } from './router.js';
+import { SimpleRegistration } from './simple-registration.js';
+import { wellKnownCore } from './well-known.js';
+
+export interface ResourceDirectoryDeps {
+  store: Store;
+  bus: EventBus;
+  log: Logger;
+  config: RdConfig;
+  /** Where the RD listens; `::` is dual-stack. Port 0 picks a free port (tests). */
+  coap: { bind: string; port: number };
+  /** Fetches `/.well-known/core` for simple registration (RFC 9176 §5.1). */
+  client: Pick<CoapClientApi, 'request'>;
+  /** Multicast groups the RD's socket joins, so RD discovery (RFC 9176 §4) reaches it. */
+  multicastGroups?: Array<{ group: string; interface?: string }>;
+}
+
+/** The CoRE Resource Directory (RFC 9176) as a component: its CoAP server, its routes, its lifetime sweeps. */
+export class ResourceDirectory {
+  readonly directory: Directory;
+  private readonly server: CoapServer;
+  private readonly sweeper: ExpirySweeper;
+  private readonly simple: SimpleRegistration;
+
+  constructor(private readonly deps: ResourceDirectoryDeps) {
+    const { store, bus, log, config } = deps;
+    this.directory = new Directory(store, bus, log, config);
+    const limits = new Limits(config.limits, log);
+    const registration = new RegistrationInterface(this.directory, config);
+    const lookup = new Lookup(this.directory, store);
+    const groups = new GroupInterface(this.directory, store, config);
+    this.simple = new SimpleRegistration(this.directory, deps.client, config, log);
+    const router = new Router(
+      {
+        '.well-known/core': { GET: wellKnownCore, POST: this.simple.handle },
+        '.well-known/rd': { POST: this.simple.handle },
+        rd: { POST: registration.register },
+        'rd/:id': { GET: registration.read, POST: registration.update, DELETE: registration.remove },
+        'rd-lookup/ep': { GET: lookup.endpoints },
+        'rd-lookup/res': { GET: lookup.resources },
+        'rd-lookup/gp': { GET: groups.lookup },
+        'rd-group': { POST: groups.register },
+        'rd-group/:id': { GET: groups.read, POST: groups.update, DELETE: groups.remove },
+      },
+      (request) => limits.mayChange(request.source),
+    );
+    this.server = new CoapServer({
+      handler: router.handle,
+      log,
+      bind: deps.coap.bind,
+      port: deps.coap.port,
+      maxPayloadBytes: config.limits.maxPayloadBytes,
+      admit: limits.admit,
+      multicastGroups: deps.multicastGroups ?? [],
+    });
+    this.sweeper = new ExpirySweeper(this.directory, config.expiryCheckSeconds, log);
+  }
+
+  async start(): Promise<void> {
+    // Registrations that ran out while the gateway was down go first, with their events.
+    this.sweeper.sweep();
+    const { address, port } = await this.server.listen();
+    this.sweeper.start();
+    this.deps.log.info(
+      { address, port, registrations: this.directory.count() },
+      `resource directory listening on udp ${address} port ${port}`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.sweeper.stop();
+    await this.simple.drain();
+    await this.server.close();
+  }
+
+  address(): { address: string; port: number } {
+    return this.server.address();
+  }
+}

@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as coap from 'coap';
+import type { CoapClientApi, CoapCode, CoapReply, CoapRequestOptions } from '../../src/coap/types.js';
+import { parseConfig, type RdConfig } from '../../src/config.js';
+import { DEVICE_EVENTS, EventBus, type GatewayEvents } from '../../src/events.js';
+import { silentLogger } from '../../src/log.js';
+import { Store } from '../../src/store/index.js';
+import { ResourceDirectory } from '../../rd/index.js';
+import { TestClient } from './udp-client.js';
+
+export interface RecordedEvent {
+  name: keyof GatewayEvents;
+  device: string;
+  reason?: string;
+}
+
+type RdOverrides = Partial<Omit<RdConfig, 'limits'>> & { limits?: Partial<RdConfig['limits']> };
+
+/**
+ * A real client for simple registration until src/coap/client.ts is in: the `coap` package's request,
+ * adapted to CoapClientApi['request'].
+ */
+export const coapPackageClient: Pick<CoapClientApi, 'request'> = {
+  request: (options: CoapRequestOptions) =>
+    new Promise<CoapReply>((resolve, reject) => {
+      const req = coap.request({
+        hostname: options.host,
+        port: options.port,
+        method: options.method,
+        pathname: options.path,
+        agent: false,
+      });
+      if (options.accept !== undefined) req.setOption('Accept', options.accept);
+      req.on('response', (res) => {
+        const ct = res.headers['Content-Format'];
+        resolve({
+          code: res.code as CoapCode,
+          contentFormat: ct === 'application/link-format' ? 40 : undefined,
+          payload: res.payload,
+          maxAge: undefined,
+          observe: undefined,
+          etag: undefined,
+          source: { address: options.host, port: options.port, family: options.host.includes(':') ? 'IPv6' : 'IPv4' },
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    }),
+};
+
+/** An RD on a free port over a fresh SQLite file, with its bus events recorded; reopen() restarts it on the same file. */
+export class RdFixture {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-rd-'));
+  readonly events: RecordedEvent[] = [];
+  readonly bus = new EventBus();
+  store!: Store;
+  rd!: ResourceDirectory;
+  readonly config: RdConfig;
+  private readonly clients: TestClient[] = [];
+
+  constructor(overrides: RdOverrides = {}) {
+    const base = parseConfig({}).rd;
+    this.config = { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
+    for (const name of DEVICE_EVENTS) {
+      this.bus.on(name, (payload) => {
+        const reason = 'reason' in payload ? payload.reason : undefined;
+        this.events.push({ name, device: payload.device.id, ...(reason ? { reason } : {}) });
+      });
+    }
+  }
+
+  async start(): Promise<this> {
+    this.store = new Store({ file: path.join(this.dir, 'rd.db') });
+    this.rd = new ResourceDirectory({
+      store: this.store,
+      bus: this.bus,
+      log: silentLogger(),
+      config: this.config,
+      coap: { bind: '::', port: 0 },
+      client: coapPackageClient,
+    });
+    await this.rd.start();
+    return this;
+  }
+
+  get port(): number {
+    return this.rd.address().port;
+  }
+
+  /** A client with its own source port, on IPv4 loopback unless told otherwise. */
+  async client(host = '127.0.0.1'): Promise<TestClient> {
+    const client = new TestClient(host, this.port);
+    await client.bind();
+    this.clients.push(client);
+    return client;
+  }
+
+  eventsOf(device: string): string[] {
+    return this.events.filter((e) => e.device === device).map((e) => (e.reason ? `${e.name}:${e.reason}` : e.name));
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients.splice(0)) client.close();
+    await this.rd.stop();
+    this.store.close();
+  }
+
+  async reopen(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Registers `ep` with `links` and returns its registration id (the second Location-Path segment). */
+export async function register(
+  client: TestClient,
+  query: string,
+  links = '</sensors/temp>;rt="temperature"',
+): Promise<string> {
+  const reply = await client.request({ method: 'POST', uri: `/rd?${query}`, payload: links, contentFormat: 40 });
+  if (reply.code !== '2.01') throw new Error(`registration failed: ${reply.code} ${reply.payload}`);
+  return reply.locationPath[1]!;
+}
