@@ -81,8 +81,9 @@ export class CoapServer {
     this.closed = false;
     await bindSocket(socket, this.options.port, bind);
     tuneBuffers(socket);
-    // Linux delivers a group's datagrams to every wildcard socket on the port too (IP_MULTICAST_ALL):
-    // the unicast socket's copy waits one turn so the group socket's copy is seen first and deduplicated.
+    // Linux also delivers a group's datagrams to an IPv4 wildcard socket on the port (IP_MULTICAST_ALL),
+    // often first: the unicast socket's datagrams wait one turn so the group socket's copy is seen
+    // first, marked multicast, and the other copy is dropped as a duplicate.
     const wildcard = bind === '::' || bind === '0.0.0.0';
     const deferUnicast = wildcard && groups.length > 0;
     socket.on('message', (data, remote) =>

@@ -2,14 +2,14 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CoapServer, type CoapServerOptions } from '../../src/coap/server.js';
 import type { CoapHandler } from '../../src/coap/types.js';
-import { RawPeer } from './raw-peer.js';
+import { ServerPeer } from './server-peer.js';
 
 /** A server on an ephemeral loopback port whose log lines a test can read, and the peers talking to it. */
 export interface Fixture {
   server: CoapServer;
   port: number;
   logLines: string[];
-  peer(host?: string): Promise<RawPeer>;
+  peer(host?: string): Promise<ServerPeer>;
   close(): Promise<void>;
 }
 
@@ -26,13 +26,13 @@ export async function startServer(
   });
   const server = new CoapServer({ handler, log: pino({ level: 'info' }, sink), port: 0, ...options });
   const { port } = await server.listen();
-  const peers: RawPeer[] = [];
+  const peers: ServerPeer[] = [];
   return {
     server,
     port,
     logLines,
     async peer(host = '127.0.0.1') {
-      const peer = await RawPeer.open(host, port);
+      const peer = await ServerPeer.open(host, port);
       peers.push(peer);
       return peer;
     },

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isUnanswerable } from '../../src/coap/server.js';
 import { CoapError, type CoapRequest } from '../../src/coap/types.js';
 import { waitFor } from '../helpers/wait.js';
-import { option } from './raw-peer.js';
+import { option } from './server-peer.js';
 import { startServer, type Fixture } from './server-fixture.js';
 
 let fixture: Fixture | undefined;

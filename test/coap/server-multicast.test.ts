@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CoapError, type CoapRequest } from '../../src/coap/types.js';
+import { ServerPeer } from './server-peer.js';
+import { startServer, type Fixture } from './server-fixture.js';
+
+const GROUP = '224.0.1.187';
+
+let fixture: Fixture | undefined;
+let sender: ServerPeer | undefined;
+afterEach(async () => {
+  await sender?.close();
+  await fixture?.close();
+  fixture = sender = undefined;
+});
+
+describe('CoapServer multicast (RFC 7252 §8)', () => {
+  it('marks requests to a joined group as multicast, handles each once and suppresses error replies', async () => {
+    const seen: CoapRequest[] = [];
+    fixture = await startServer(
+      (request) => {
+        seen.push(request);
+        if (request.path[0] === 'missing') throw new CoapError('4.04', 'no such thing');
+        return { code: '2.05', payload: 'here' };
+      },
+      { multicastGroups: [{ group: GROUP, interface: '127.0.0.1' }] },
+    );
+    sender = await ServerPeer.open(GROUP, fixture.port, { multicastInterface: '127.0.0.1' });
+    const path = (segment: string) => [{ name: 'Uri-Path' as const, value: Buffer.from(segment) }];
+    await sender.send({ code: 'GET', messageId: 1, token: Buffer.from([1]), options: path('missing') });
+    await sender.send({ code: 'GET', messageId: 2, token: Buffer.from([2]), options: path('here') });
+    const reply = await sender.reply({ token: Buffer.from([2]) });
+    expect(reply.payload.toString()).toBe('here');
+    expect(sender.replies.map((r) => r.token[0])).toEqual([2]);
+    expect(seen.map((r) => [r.path[0], r.multicast])).toEqual([
+      ['missing', true],
+      ['here', true],
+    ]);
+
+    const unicast = await fixture.peer();
+    await unicast.send({ confirmable: true, code: 'GET', messageId: 3, options: path('missing') });
+    expect((await unicast.reply({ messageId: 3 })).code).toBe('4.04');
+    expect(seen.at(-1)?.multicast).toBe(false);
+  });
+});
