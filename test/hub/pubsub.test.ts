@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SLOW_SUBSCRIBER_CLOSE } from '../../connector/hub/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { API_KEY, FakeGateway, api, device, startHub, type RunningHub } from './harness.js';
+import { API_KEY, FakeGateway, api, type Json, device, startHub, type RunningHub } from './harness.js';
 
 let hub: RunningHub;
 const sockets: WebSocket[] = [];
@@ -17,7 +17,7 @@ afterEach(async () => {
 
 interface Client {
   ws: WebSocket;
-  messages: any[];
+  messages: Json[];
   closed?: { code: number; reason: string };
 }
 
