@@ -1,0 +1,109 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { createLogger } from '../log.js';
+import { Fleet, type RdTarget, type RegistrationMode } from '../thing/index.js';
+
+interface ThingCommandOptions {
+  count: number;
+  rd: RdTarget;
+  simple?: boolean;
+  register: boolean;
+  host: string;
+  port: number;
+  lifetime: number;
+  name: string;
+  interval: number;
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
+    return n;
+  };
+}
+
+/** `coap://HOST:PORT` (IPv6 hosts in brackets), default port 5683. */
+export function parseRdUri(value: string): RdTarget {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected coap://HOST[:PORT]');
+  }
+  if (url.protocol !== 'coap:' || url.hostname === '') throw new InvalidArgumentError('expected coap://HOST[:PORT]');
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? 5683 : Number(url.port) };
+}
+
+function registrationMode(options: ThingCommandOptions): RegistrationMode {
+  if (!options.register) return 'none';
+  return options.simple ? 'simple' : 'full';
+}
+
+export function register(program: Command): void {
+  program
+    .command('thing')
+    .description('run simulated CoAP things (sensors, LED, /slow, /big) that register with an RD')
+    .option('-n, --count <n>', 'how many things, on distinct ports', integer(1, 20_000), 1)
+    .option('--rd <uri>', 'the Resource Directory to register with', parseRdUri, parseRdUri('coap://127.0.0.1:5683'))
+    .option('--simple', 'simple registration (RFC 9176 §5.1) instead of full registration')
+    .option('--no-register', 'do not register: discoverable only')
+    .option('--host <address>', 'address the things listen on', '127.0.0.1')
+    .option('--port <port>', 'first port (thing n gets PORT+n-1); 0 picks free ports', integer(0, 65535), 0)
+    .option('--lifetime <seconds>', 'registration lifetime lt', integer(1, 4_294_967_295), 90_000)
+    .option('--name <prefix>', 'endpoint name prefix: PREFIX-1, PREFIX-2, ...', 'thing')
+    .option('--interval <ms>', 'sensor change interval (0: still)', integer(0, 86_400_000), 5000)
+    .action(async (options: ThingCommandOptions) => {
+      const log = createLogger();
+      const mode = registrationMode(options);
+      const fleet = new Fleet({
+        log,
+        count: options.count,
+        namePrefix: options.name,
+        host: options.host,
+        basePort: options.port,
+        rd: mode === 'none' ? undefined : options.rd,
+        registration: mode,
+        lifetime: options.lifetime,
+        sensorIntervalMs: options.interval,
+        onProgress: (started, total) => {
+          if (total >= 50 && (started % 100 === 0 || started === total))
+            process.stderr.write(`started ${started}/${total}\n`);
+        },
+      });
+      for (const thing of fleet.things) {
+        thing.on('registered', (location: string | null) =>
+          log.info({ ep: thing.name, location, rd: `${options.rd.host}:${options.rd.port}` }, 'registered'),
+        );
+        thing.on('registration-failed', (err: Error) =>
+          log.warn({ ep: thing.name, err: err.message }, 'registration failed; retrying'),
+        );
+      }
+      await fleet.start();
+      const verbose = options.count <= 20;
+      for (const thing of fleet.things) {
+        const { host, port } = thing.address();
+        if (verbose)
+          log.info(
+            {
+              ep: thing.name,
+              address: `coap://${host.includes(':') ? `[${host}]` : host}:${port}`,
+              registration: mode,
+            },
+            'thing up',
+          );
+      }
+      if (!verbose) log.info({ count: options.count, registration: mode }, 'things up');
+      await new Promise<void>((resolve) => {
+        const shutdown = (): void => {
+          process.off('SIGINT', shutdown);
+          process.off('SIGTERM', shutdown);
+          resolve();
+        };
+        process.on('SIGINT', shutdown);
+        process.on('SIGTERM', shutdown);
+      });
+      log.info('stopping: deregistering and closing');
+      await fleet.stop();
+    });
+}

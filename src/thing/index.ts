@@ -1,0 +1,4 @@
+export { Thing, type ThingOptions, type RequestLogEntry } from './thing.js';
+export { Fleet, type FleetOptions } from './fleet.js';
+export { type RdTarget, type RegistrationMode } from './registration.js';
+export { BIG_SIZE, DEFAULT_SLOW_MS } from './resources.js';

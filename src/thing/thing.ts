@@ -1,0 +1,342 @@
+import type { Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
+import { createServer, type IncomingMessage, type ObserveWriteStream, type OutgoingMessage, type Server } from 'coap';
+import { formatLinkFormat } from '../coap/link-format.js';
+import { ContentFormat } from '../coap/types.js';
+import type { Logger } from '../log.js';
+import type { Link } from '../store/types.js';
+import { finalBlock1, reassembleBlock1 } from './block1.js';
+import { RdRegistration, type RdTarget, type RegistrationMode } from './registration.js';
+import { ResourceSet, type ThingReply } from './resources.js';
+
+export interface ThingOptions {
+  log: Logger;
+  /** Endpoint name (`ep`) used when registering. */
+  name: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  rd?: RdTarget;
+  /** Default `full` when `rd` is given, else `none` (discoverable only). */
+  registration?: RegistrationMode;
+  /** Registration lifetime `lt` in seconds. */
+  lifetime?: number;
+  /** How often the sensors drift (and notify their observers); 0 keeps them still. */
+  sensorIntervalMs?: number;
+}
+
+/** One request as the thing served it: tests read the order and overlap of exchanges from it. */
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  query: string[];
+  source: string;
+  payloadBytes: number;
+  receivedAt: number;
+  respondedAt?: number;
+  code?: string;
+}
+
+interface Observer {
+  path: string;
+  stream: OutgoingMessage;
+}
+
+type Packet = IncomingMessage['_packet'];
+
+const REQUEST_LOG_MAX = 1000;
+const DEFAULT_MAX_AGE = 60;
+const now = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * A simulated CoAP device on its own UDP port, served by the `coap` package (an implementation
+ * independent of the gateway's client). Events: `request` and `response` (RequestLogEntry),
+ * `registered`, `updated`, `registration-failed` (from the RD exchange).
+ */
+export class Thing extends EventEmitter {
+  readonly name: string;
+  readonly resources: ResourceSet;
+  readonly stats = { requests: 0, pings: 0, notifications: 0 };
+  readonly requestLog: RequestLogEntry[] = [];
+  private readonly host: string;
+  private readonly mode: RegistrationMode;
+  private port: number;
+  private server: Server | undefined;
+  private generation = new AbortController();
+  private registration: RdRegistration | undefined;
+  private sensorTimer: NodeJS.Timeout | undefined;
+  private unplug: () => void = () => {};
+  private readonly observers = new Map<string, Observer>();
+
+  constructor(private readonly options: ThingOptions) {
+    super();
+    this.name = options.name;
+    this.host = options.host ?? '127.0.0.1';
+    this.port = options.port ?? 0;
+    this.mode = options.registration ?? (options.rd ? 'full' : 'none');
+    if (this.mode !== 'none' && !options.rd) throw new Error(`${this.mode} registration needs an RD address`);
+    this.resources = new ResourceSet((path) => this.notify(path));
+  }
+
+  async start(): Promise<void> {
+    await this.listen();
+    const interval = this.options.sensorIntervalMs ?? 5000;
+    if (interval > 0) {
+      this.sensorTimer = setInterval(() => {
+        this.resources.temperature.drift();
+        this.resources.humidity.drift();
+      }, interval);
+    }
+  }
+
+  /** Shuts down cleanly: deregisters from the RD (RFC 9176 §5.3.2), then closes the socket. */
+  async stop(): Promise<void> {
+    clearInterval(this.sensorTimer);
+    this.sensorTimer = undefined;
+    await this.registration?.stop(true);
+    this.shutdown();
+  }
+
+  /** Stops answering anything, as a device that lost power; the port stays this thing's. */
+  async goSilent(): Promise<void> {
+    await this.registration?.stop(false);
+    this.shutdown();
+  }
+
+  /** Boots again on the same port: a new server (new message ids, no observers) that registers anew. */
+  async comeBack(): Promise<void> {
+    if (this.server) return;
+    await this.listen();
+  }
+
+  get silent(): boolean {
+    return this.server === undefined;
+  }
+
+  address(): { host: string; port: number } {
+    return { host: this.host, port: this.port };
+  }
+
+  /** The registration resource the RD assigned, once registered (full registration). */
+  get location(): string | undefined {
+    return this.registration?.registeredAt;
+  }
+
+  get observerCount(): number {
+    return this.observers.size;
+  }
+
+  links(): Link[] {
+    return this.resources.links();
+  }
+
+  setTemperature(value: number): void {
+    this.resources.temperature.set(value);
+  }
+
+  setHumidity(value: number): void {
+    this.resources.humidity.set(value);
+  }
+
+  private async listen(): Promise<void> {
+    const server = createServer({ type: isIPv6(this.host) ? 'udp6' : 'udp4' });
+    server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.serve(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err: Error) => this.options.log.warn({ thing: this.name, err: err.message }, 'socket error'));
+    const socket = server._sock as Socket;
+    reassembleBlock1(server, socket);
+    this.unplug = dropSendsAfterClose(socket);
+    this.port = socket.address().port;
+    this.server = server;
+    this.generation = new AbortController();
+    if (this.mode !== 'none' && this.options.rd) {
+      this.registration = new RdRegistration({
+        socket,
+        rd: this.options.rd,
+        mode: this.mode,
+        ep: this.name,
+        lifetime: this.options.lifetime ?? 90_000,
+        links: () => formatLinkFormat(this.links()),
+        log: this.options.log,
+      });
+      this.registration.on('registered', (location: string | null) => this.emit('registered', location));
+      this.registration.on('updated', (location: string) => this.emit('updated', location));
+      this.registration.on('failed', (err: Error) => this.emit('registration-failed', err));
+      this.registration.start();
+    }
+  }
+
+  // Order matters: the `coap` server throws ERR_SOCKET_DGRAM_NOT_RUNNING from pending sends after close.
+  private shutdown(): void {
+    this.generation.abort(new Error('thing stopped'));
+    for (const { stream } of this.observers.values()) stream.end();
+    this.observers.clear();
+    this.registration = undefined;
+    this.unplug();
+    this.server?.close();
+    this.server = undefined;
+  }
+
+  private serve(req: IncomingMessage, res: OutgoingMessage): void {
+    const packet = req._packet;
+    if (packet.code === '0.00') {
+      // RFC 7252 §4.3: an empty CON is a ping, answered by Reset.
+      this.stats.pings++;
+      res.reset();
+      return;
+    }
+    const path = `/${optionStrings(packet, 'Uri-Path').join('/')}`;
+    const query = optionStrings(packet, 'Uri-Query');
+    const entry: RequestLogEntry = {
+      method: req.method,
+      path,
+      query,
+      source: `${req.rsinfo.address}:${req.rsinfo.port}`,
+      payloadBytes: req.payload.length,
+      receivedAt: now(),
+    };
+    this.stats.requests++;
+    this.requestLog.push(entry);
+    if (this.requestLog.length > REQUEST_LOG_MAX) this.requestLog.shift();
+    this.emit('request', entry);
+
+    const observerKey = `${entry.source}#${(packet.token ?? Buffer.alloc(0)).toString('hex')}`;
+    // RFC 7641 §3.6: a GET with the same token (Observe=1 or none) ends the observation.
+    this.observers.get(observerKey)?.stream.end();
+    this.observers.delete(observerKey);
+
+    if (path === '/.well-known/core') {
+      const reply: ThingReply =
+        req.method === 'GET'
+          ? {
+              code: '2.05',
+              contentFormat: ContentFormat.linkFormat,
+              payload: formatLinkFormat(filterLinks(this.links(), query)),
+            }
+          : { code: '4.05' };
+      return this.respond(res, entry, reply, packet);
+    }
+    const resource = this.resources.find(path);
+    if (!resource) return this.respond(res, entry, { code: '4.04' }, packet);
+
+    const observing = req.headers.Observe === 0 && resource.observable && req.method === 'GET';
+    if (observing) {
+      this.observers.set(observerKey, { path, stream: res });
+      res.on('finish', () => {
+        if (this.observers.get(observerKey)?.stream === res) this.observers.delete(observerKey);
+      });
+    }
+    const signal = this.generation.signal;
+    const contentFormat = contentFormatOf(packet);
+    Promise.resolve()
+      .then(() => resource.handle({ method: req.method, query, payload: req.payload, contentFormat, signal }))
+      .then(
+        (reply) => {
+          if (!signal.aborted) this.respond(res, entry, reply, packet, observing);
+        },
+        (err: unknown) => {
+          if (signal.aborted) return;
+          this.options.log.error({ thing: this.name, path, err: String(err) }, 'resource failed');
+          this.respond(res, entry, { code: '5.00' }, packet, false);
+        },
+      );
+  }
+
+  private respond(
+    res: OutgoingMessage,
+    entry: RequestLogEntry,
+    reply: ThingReply,
+    packet: Packet,
+    observing = false,
+  ): void {
+    res.code = reply.code;
+    res.statusCode = reply.code;
+    if (reply.contentFormat !== undefined) res.setOption('Content-Format', reply.contentFormat);
+    const maxAge = reply.maxAge ?? (observing ? this.maxAge() : undefined);
+    if (maxAge !== undefined) res.setOption('Max-Age', maxAge);
+    // RFC 7959 §2.3: the response to the final block of a Block1 transfer carries the Block1 option too.
+    const block1 = finalBlock1(packet);
+    if (block1) res.setOption('Block1', block1);
+    entry.respondedAt = now();
+    entry.code = reply.code;
+    const payload = typeof reply.payload === 'string' ? Buffer.from(reply.payload) : reply.payload;
+    if (observing) {
+      res.write(payload ?? Buffer.alloc(0));
+    } else if (isObserveWriteStream(res)) {
+      // RFC 7641 §4.1: a resource that cannot be observed answers without an Observe option;
+      // the library's stream would add one on write, so send the plain response directly.
+      res._doSend(payload);
+    } else {
+      res.end(payload);
+    }
+    this.emit('response', entry);
+  }
+
+  private notify(path: string): void {
+    const reply = path === '/sensors/temp' ? this.resources.temperatureReply() : this.resources.humidityReply();
+    const payload = Buffer.from(reply.payload ?? '');
+    for (const observer of this.observers.values()) {
+      if (observer.path !== path) continue;
+      observer.stream.setOption('Max-Age', this.maxAge());
+      observer.stream.write(payload);
+      this.stats.notifications++;
+    }
+  }
+
+  /** RFC 7641 §4.3.1: fresh for two sensor periods, so a silent stream is noticed soon after. */
+  private maxAge(): number {
+    const interval = this.options.sensorIntervalMs ?? 5000;
+    return interval > 0 ? Math.max(1, Math.ceil((2 * interval) / 1000)) : DEFAULT_MAX_AGE;
+  }
+}
+
+function isObserveWriteStream(res: OutgoingMessage): res is OutgoingMessage & ObserveWriteStream {
+  return '_counter' in res;
+}
+
+/**
+ * The library keeps timers (piggyback ACKs, retransmissions) that send after its server closed and
+ * then throw ERR_SOCKET_DGRAM_NOT_RUNNING; a device without power sends nothing, so drop them.
+ */
+function dropSendsAfterClose(socket: Socket): () => void {
+  let closed = false;
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  socket.send = ((...args: unknown[]) => {
+    if (!closed) send(...args);
+  }) as Socket['send'];
+  return () => {
+    closed = true;
+  };
+}
+
+function optionStrings(packet: Packet, name: string): string[] {
+  return (packet.options ?? [])
+    .filter((o) => o.name === name)
+    .map((o) => (Buffer.isBuffer(o.value) ? o.value.toString('utf8') : String(o.value)));
+}
+
+function contentFormatOf(packet: Packet): number | undefined {
+  const option = packet.options?.find((o) => o.name === 'Content-Format');
+  if (!option || !Buffer.isBuffer(option.value)) return undefined;
+  return option.value.reduce((n, byte) => n * 256 + byte, 0);
+}
+
+/** RFC 6690 §4.1: `?name=value` keeps links whose attribute has that value (a trailing `*` matches a prefix). */
+function filterLinks(links: Link[], query: string[]): Link[] {
+  return links.filter((link) =>
+    query.every((item) => {
+      const [name = '', pattern = ''] = item.split('=', 2);
+      const raw = name === 'href' ? link.href : link.attrs[name];
+      if (raw === undefined) return false;
+      const values = raw === true ? [''] : raw.split(' ');
+      return values.some((v) => (pattern.endsWith('*') ? v.startsWith(pattern.slice(0, -1)) : v === pattern));
+    }),
+  );
+}
