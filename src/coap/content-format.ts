@@ -1,0 +1,97 @@
+import { decode as decodeCborBytes, Encoder } from 'cbor-x';
+import { parseLinkFormat } from './link-format.js';
+import { resolveSenml, senmlToCborLabels } from './senml.js';
+import { ContentFormat, type CoapCode, type CoapMethod } from './types.js';
+
+/** A payload as the platform sees it (DESIGN.md, wire contract 4): decoded, or base64 when it cannot be. */
+export interface DecodedPayload {
+  value: unknown;
+  encoding?: 'base64';
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+// Plain CBOR maps and byte strings (no cbor-x record extensions or tag 259) that any device decodes.
+const cbor = new Encoder({
+  useRecords: false,
+  mapsAsObjects: true,
+  useTag259ForMaps: false,
+  tagUint8Array: false,
+  variableMapSize: true,
+});
+
+const base64 = (payload: Buffer): DecodedPayload => ({ value: payload.toString('base64'), encoding: 'base64' });
+
+/** CBOR carries more than JSON (byte strings, maps with any keys, bigints, dates): bring it down to JSON values. */
+export function jsonSafe(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value instanceof Map) return Object.fromEntries([...value].map(([key, entry]) => [String(key), jsonSafe(entry)]));
+  if (typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, jsonSafe(entry)]));
+  return value;
+}
+
+function decodeStrict(ct: number, payload: Buffer): unknown {
+  switch (ct) {
+    case ContentFormat.text:
+      return utf8.decode(payload);
+    case ContentFormat.json:
+      return JSON.parse(utf8.decode(payload));
+    case ContentFormat.cbor:
+      return jsonSafe(decodeCborBytes(payload));
+    case ContentFormat.senmlJson:
+      return resolveSenml(JSON.parse(utf8.decode(payload)), 'json');
+    case ContentFormat.senmlCbor:
+      return resolveSenml(decodeCborBytes(payload), 'cbor');
+    case ContentFormat.linkFormat:
+      return parseLinkFormat(utf8.decode(payload));
+    default:
+      throw new Error(`no decoder for content-format ${ct}`);
+  }
+}
+
+/**
+ * Decodes a CoAP payload by its Content-Format: text, JSON, CBOR, SenML JSON/CBOR (resolved records,
+ * RFC 8428 §4.6), link-format (RFC 6690). Anything else, and anything that does not decode as its
+ * format says, travels as base64.
+ */
+export function decodePayload(ct: number | undefined, payload: Buffer): DecodedPayload {
+  if (ct === undefined) return base64(payload);
+  try {
+    return { value: decodeStrict(ct, payload) };
+  } catch {
+    return base64(payload);
+  }
+}
+
+/** A JSON value (or bytes) → payload bytes for `ct` (text, JSON, CBOR, SenML JSON/CBOR); bytes pass unchanged. */
+export function encodePayload(value: unknown, ct: number | undefined): Buffer {
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  switch (ct) {
+    case ContentFormat.cbor:
+      return Buffer.from(cbor.encode(value));
+    case ContentFormat.senmlCbor:
+      return Buffer.from(cbor.encode(senmlToCborLabels(value)));
+    case ContentFormat.json:
+    case ContentFormat.senmlJson:
+      return Buffer.from(JSON.stringify(value), 'utf8');
+    default:
+      return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
+  }
+}
+
+/** `69` → `2.05` (RFC 7252 §3: class in the upper 3 bits, detail in the lower 5). */
+export function formatCode(code: number): CoapCode {
+  return `${code >> 5}.${String(code & 31).padStart(2, '0')}` as CoapCode;
+}
+
+const METHODS: readonly CoapMethod[] = ['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'];
+
+/** A method name as people type it (`get`, `Put`, `ipatch`) → the CoapMethod, or undefined. */
+export function parseMethod(text: string): CoapMethod | undefined {
+  return METHODS.find((method) => method.toLowerCase() === text.toLowerCase());
+}
