@@ -10,14 +10,10 @@ export interface DecodedPayload {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-// Plain CBOR maps and byte strings (no cbor-x record extensions or tag 259) that any device decodes.
-const cbor = new Encoder({
-  useRecords: false,
-  mapsAsObjects: true,
-  useTag259ForMaps: false,
-  tagUint8Array: false,
-  variableMapSize: true,
-});
+// Plain CBOR maps and byte strings (no cbor-x record extensions, no tag 259 on Maps) that any device decodes.
+// `useTag259ForMaps` exists in cbor-x 1.6 but not in its typings.
+const cborOptions = { useRecords: false, mapsAsObjects: true, tagUint8Array: false, variableMapSize: true };
+const cbor = new Encoder({ ...cborOptions, useTag259ForMaps: false } as typeof cborOptions);
 
 const base64 = (payload: Buffer): DecodedPayload => ({ value: payload.toString('base64'), encoding: 'base64' });
 
