@@ -102,8 +102,8 @@ export class Connector {
       );
     }
     this.unsubscribe.push(
-      bus.on('telemetry', ({ device, path, ct, value, ts }) =>
-        this.upstream.telemetry({ device, path, ct, ...valueToWire(value), ts }),
+      bus.on('telemetry', ({ device, path, ct, value, encoding, ts }) =>
+        this.upstream.telemetry({ device, path, ct, ...valueToWire(value, encoding), ts }),
       ),
     );
   }

@@ -26,10 +26,10 @@ export function toWire(ct: number | null | undefined, bytes: Buffer): WirePayloa
   return base64Of(bytes);
 }
 
-/** A value the Observer decoded already (bytes stay bytes): as a frame carries it. */
-export function valueToWire(value: unknown): WirePayload {
+/** A value the Observer decoded already (base64-encoded by it, or still bytes): as a frame carries it. */
+export function valueToWire(value: unknown, encoding: 'base64' | undefined): WirePayload {
   if (value instanceof Uint8Array) return base64Of(Buffer.from(value));
-  return { value };
+  return encoding === undefined ? { value } : { value, encoding };
 }
 
 export type FromWire = { ok: true; bytes: Buffer | undefined; ct: number | undefined } | { ok: false; error: string };
