@@ -111,6 +111,7 @@ const gatewayCases = {
 } as const;
 
 type Parse = typeof parseHubFrame | typeof parseGatewayFrame;
+type Cases = Record<string, { good: object; bad: readonly (readonly [object, string])[] }>;
 
 function problemOf(parse: Parse, frame: unknown): FrameProblem {
   const parsed = parse(JSON.stringify(frame));
@@ -119,8 +120,8 @@ function problemOf(parse: Parse, frame: unknown): FrameProblem {
 }
 
 describe.each([
-  ['hub → gateway', parseHubFrame as Parse, hubCases],
-  ['gateway → hub', parseGatewayFrame as Parse, gatewayCases],
+  ['hub → gateway', parseHubFrame as Parse, hubCases as Cases],
+  ['gateway → hub', parseGatewayFrame as Parse, gatewayCases as Cases],
 ] as const)('%s', (_direction, parse, cases) => {
   for (const [type, { good, bad }] of Object.entries(cases)) {
     test(`${type}: a valid frame parses as itself`, () => {
