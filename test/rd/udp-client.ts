@@ -71,7 +71,9 @@ export class TestClient {
   }
 
   async request(req: TestRequest): Promise<TestReply> {
-    const [path = '', query] = req.uri.split('?');
+    const queryAt = req.uri.indexOf('?');
+    const path = queryAt < 0 ? req.uri : req.uri.slice(0, queryAt);
+    const query = queryAt < 0 ? '' : req.uri.slice(queryAt + 1);
     const options: NamedOption[] = [];
     for (const segment of path.split('/').filter(Boolean))
       options.push({ name: 'Uri-Path', value: Buffer.from(segment) });
