@@ -1,0 +1,1 @@
+export { Pinger, type PingerDeps, type SweepStats } from './pinger.js';
