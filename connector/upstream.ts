@@ -40,6 +40,7 @@ export class Upstream {
 
   /** The link is up and the hub holds everything up to `lastSeq`: resend the rest, then go live. */
   attach(send: Send, lastSeq: number): void {
+    this.outbox.continueAfter(lastSeq);
     this.outbox.ackUpTo(lastSeq);
     this.send = send;
     this.acked = lastSeq;

@@ -90,6 +90,28 @@ export class Outbox {
     return (this.lastSeqStmt.get() as number | undefined) ?? 0;
   }
 
+  /**
+   * Continues numbering after `seq`, for a platform that already holds seqs this outbox never issued (the
+   * database was replaced under the same gateway id): it would drop every new entry as a duplicate.
+   * Entries still waiting are appended again after it, in their order.
+   */
+  continueAfter(seq: number): void {
+    if (seq <= this.lastSeq()) return;
+    const waiting = this.unacked(0, this.size);
+    this.db.transaction(() => {
+      // sqlite_sequence has no key on name: insert its row only where no append made one yet.
+      this.db
+        .prepare(
+          "INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')",
+        )
+        .run();
+      this.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'").run(seq);
+      this.db.prepare('DELETE FROM outbox').run();
+      this.size = 0;
+      for (const entry of waiting) this.append(entry.kind, entry.name, entry.deviceId, entry.body, entry.createdAt);
+    })();
+  }
+
   private makeRoom(): void {
     // Drop a tenth at a time so a full outbox does not pay a DELETE per append.
     const excess = this.size - this.maxEntries + 1;

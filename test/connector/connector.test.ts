@@ -128,6 +128,22 @@ describe('upstream', () => {
     expect(hub.duplicates).toHaveLength(0);
   });
 
+  test('a hub holding seqs beyond this outbox (gateway database replaced) gets the waiting entries renumbered after them', async () => {
+    await recordOffline(() => emitTelemetry('dev1', 'new', 3));
+    hub = await replaceHub({ secrets: { [GATEWAY]: SECRET }, lastSeq: 5000 });
+    const c = startConnector();
+    await waitFor(() => hub.taken.length === 3);
+    expect(hub.taken.map((f) => [f.seq, (f as { value: unknown }).value])).toEqual([
+      [5001, 'new'],
+      [5002, 'new'],
+      [5003, 'new'],
+    ]);
+    emitTelemetry('dev1', 'live');
+    await waitFor(() => hub.taken.length === 4);
+    expect(hub.taken[3]!.seq).toBe(5004);
+    expect(c.state()).toBe('online');
+  });
+
   test('at most a window of frames is in flight without acks; acks release the rest', async () => {
     hub = await replaceHub({ secrets: { [GATEWAY]: SECRET }, autoAck: false });
     const c = startConnector();
