@@ -1,0 +1,113 @@
+import type { Command, CommandErrorCode, CommandResult } from '../src/command.js';
+import type { ExecuterConfig } from '../src/config.js';
+import { CoapResetError, CoapTimeoutError, type CoapClientApi } from '../src/coap/types.js';
+import type { Logger } from '../src/log.js';
+import type { Store } from '../src/store/index.js';
+import { DeviceQueue } from './device-queue.js';
+import { commandProblem } from './validate.js';
+
+export interface ExecuterDeps {
+  store: Store;
+  log: Logger;
+  config: ExecuterConfig;
+  client: Pick<CoapClientApi, 'request'>;
+}
+
+const failure = (code: CommandErrorCode, message: string): CommandResult => ({ ok: false, error: { code, message } });
+
+/**
+ * Turns platform commands into CoAP requests to the device's current address (DESIGN.md "Command").
+ * Every command ends in exactly one result, never an exception; its deadline covers the wait behind
+ * earlier commands to the same device, the retransmissions and any block-wise transfer.
+ */
+export class Executer {
+  private readonly queue = new DeviceQueue();
+  /** Commands in progress; stop() settles them at once. */
+  private readonly pending = new Set<(result: CommandResult) => void>();
+  private running = false;
+
+  constructor(private readonly deps: ExecuterDeps) {}
+
+  async start(): Promise<void> {
+    this.running = true;
+  }
+
+  /** Refuses new commands and answers those in progress; their requests end on their own deadlines. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const settle of [...this.pending]) settle(failure('timeout', 'the gateway is stopping'));
+  }
+
+  execute(command: Command): Promise<CommandResult> {
+    const problem = commandProblem(command);
+    if (problem) return Promise.resolve(failure('bad_request', problem));
+    if (!this.running) return Promise.resolve(failure('timeout', 'the executer is not running'));
+    const refusal = this.refusal(command.device);
+    if (refusal) return Promise.resolve(refusal);
+
+    const { defaultTimeoutMs, maxTimeoutMs } = this.deps.config;
+    const timeoutMs = Math.min(command.timeout ?? defaultTimeoutMs, maxTimeoutMs);
+    const deadline = performance.now() + timeoutMs;
+    return new Promise<CommandResult>((resolve) => {
+      let settled = false;
+      const settle = (result: CommandResult): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.pending.delete(settle);
+        resolve(result);
+      };
+      this.pending.add(settle);
+      // Whether queued or sending, the caller hears back at its deadline (the client's own bound is the same).
+      const timer = setTimeout(() => settle(failure('timeout', `no reply within ${timeoutMs} ms`)), timeoutMs);
+      void this.queue.run(command.device, async () => {
+        if (settled) return; // answered (deadline or stop) while still waiting in line: never sent
+        settle(await this.send(command, deadline));
+      });
+    });
+  }
+
+  private refusal(deviceId: string): CommandResult | undefined {
+    const device = this.deps.store.devices.get(deviceId);
+    if (!device) return failure('unknown_device', `no device ${deviceId}`);
+    if (device.status === 'offline') return failure('device_offline', `device ${deviceId} is offline`);
+    return undefined;
+  }
+
+  private async send(command: Command, deadline: number): Promise<CommandResult> {
+    // Read again at its turn: the device may have re-registered from a new address while the command waited.
+    const refusal = this.refusal(command.device);
+    if (refusal) return refusal;
+    const device = this.deps.store.devices.get(command.device)!;
+    const remainingMs = Math.ceil(deadline - performance.now());
+    if (remainingMs <= 0) return failure('timeout', 'deadline passed while waiting for earlier commands');
+    try {
+      const reply = await this.deps.client.request({
+        host: device.host,
+        port: device.port,
+        method: command.method,
+        path: command.path,
+        query: command.query,
+        payload: command.payload,
+        contentFormat: command.ct,
+        accept: command.accept,
+        timeoutMs: remainingMs,
+      });
+      return { ok: true, code: reply.code, ct: reply.contentFormat ?? null, payload: reply.payload };
+    } catch (err) {
+      return this.failed(command, err);
+    }
+  }
+
+  private failed(command: Command, err: unknown): CommandResult {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof CoapTimeoutError) return failure('timeout', message);
+    // RFC 7252 §4.2: a Reset means the device could not process the request at all.
+    if (err instanceof CoapResetError) return failure('bad_request', `the device rejected the request: ${message}`);
+    this.deps.log.warn(
+      { device: command.device, method: command.method, path: command.path, err: message },
+      'command failed',
+    );
+    return failure('device_offline', `could not complete the exchange: ${message}`);
+  }
+}

@@ -1,0 +1,1 @@
+export { Executer, type ExecuterDeps } from './executer.js';
