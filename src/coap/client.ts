@@ -81,7 +81,8 @@ export class CoapClient implements CoapClientApi {
   async request(options: CoapRequestOptions): Promise<CoapReply> {
     return this.withDeadline(options.timeoutMs, async (signal) => {
       const peer = await resolvePeer(options.host, options.port);
-      const send = (request: OutgoingRequest) => exchange(this.endpoint, peer, request, signal);
+      const token = this.endpoint.newToken(peer);
+      const send = (request: OutgoingRequest) => exchange(this.endpoint, peer, request, signal, token);
       return toReply(await requestBlockwise(send, outgoingRequest(options), this.blockBytes));
     });
   }

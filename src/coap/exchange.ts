@@ -42,16 +42,19 @@ export function transmit(
   });
 }
 
-/** One request/response exchange on a fresh token; rejects with `signal.reason` when the caller's deadline passes. */
+/**
+ * One request/response exchange; rejects with `signal.reason` when the caller's deadline passes. The blocks of
+ * one block-wise transfer share a token: RFC 7959 allows it, and the `coap` package's server needs it for Block1.
+ */
 export function exchange(
   endpoint: Endpoint,
   peer: Peer,
   request: OutgoingRequest,
   signal: AbortSignal,
+  token = endpoint.newToken(peer),
 ): Promise<Received> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const token = endpoint.newToken(peer);
     // Stops retransmitting once the response arrived, even when the ACK got lost (RFC 7252 §5.2.2).
     const transmission = new AbortController();
     let settled = false;

@@ -155,16 +155,14 @@ export class ObservationStream implements Observation {
       );
   }
 
-  /** RFC 7959 §2.6: a notification's further blocks are fetched with plain GETs (no Observe). */
+  /** RFC 7959 §2.6: a notification's further blocks are fetched with plain GETs (no Observe), on a token of their own. */
   private complete(received: Received): Promise<Received> {
     const { endpoint, request, timeoutMs } = this.options;
-    const send = (next: OutgoingRequest): Promise<Received> =>
-      exchange(
-        endpoint,
-        received.source,
-        next,
-        AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(timeoutMs)]),
-      );
+    const token = endpoint.newToken(received.source);
+    const send = (next: OutgoingRequest): Promise<Received> => {
+      const signal = AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(timeoutMs)]);
+      return exchange(endpoint, received.source, next, signal, token);
+    };
     return downloadRest(send, request, received);
   }
 }
