@@ -5,6 +5,12 @@ import type { ResourceTask, TaskContext } from './task.js';
 
 type Ending = Awaited<Observation['ended']>;
 
+/** An observation and a promise settled by its first reply or its end. */
+interface Stream {
+  observation: Observation;
+  answered: Promise<void>;
+}
+
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 300_000;
 /** Slack past Max-Age before a stream counts as quiet: notifications travel and may be retransmitted. */
@@ -19,7 +25,7 @@ const QUIET_MARGIN_FRACTION = 0.2;
  * into polling for good.
  */
 export class ObservationTask implements ResourceTask {
-  private observation: Observation | undefined;
+  private current: Stream | undefined;
   /** Bumped on every (re)establishment and on stop: callbacks of an older stream are ignored. */
   private generation = 0;
   private stopped = false;
@@ -27,6 +33,8 @@ export class ObservationTask implements ResourceTask {
   private watchdog: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = FIRST_RETRY_MS;
+  /** Max-Age of the last notification: how often the resource is polled while the stream is down. */
+  private freshnessMs: number;
   /** The establishment slot, held until the first reply or the end of the stream. */
   private releaseSlot: (() => void) | undefined;
   private readonly fallback: Poller;
@@ -36,6 +44,7 @@ export class ObservationTask implements ResourceTask {
     readonly target: ResourceTarget,
   ) {
     this.fallback = new Poller(ctx, target);
+    this.freshnessMs = ctx.defaultMaxAgeSeconds * 1000;
   }
 
   start(after: Promise<void> = Promise.resolve()): void {
@@ -54,9 +63,9 @@ export class ObservationTask implements ResourceTask {
     this.clearTimers();
     this.fallback.stop();
     this.releaseSlot?.();
-    const observation = this.observation;
-    this.observation = undefined;
-    if (observation) await this.cancel(observation);
+    const current = this.current;
+    this.current = undefined;
+    if (current) await this.retire(current);
   }
 
   private async establish(): Promise<void> {
@@ -68,20 +77,28 @@ export class ObservationTask implements ResourceTask {
     if (this.stopped || generation !== this.generation) return release();
     // RFC 7641 §3.6/§4.1: deregister the old stream first; a server that keys observers by
     // endpoint could otherwise drop the new registration when the late deregistration arrives.
-    const previous = this.observation;
-    this.observation = undefined;
+    const previous = this.current;
+    this.current = undefined;
     // Cancelled within this slot: taking a second one could deadlock a full limiter.
-    if (previous) await this.cancel(previous, false);
+    if (previous) await this.retire(previous, false);
     if (this.stopped || generation !== this.generation) return release();
     this.releaseSlot = release;
     const { host, port, path } = this.target;
     try {
+      let markAnswered = (): void => undefined;
+      const answered = new Promise<void>((resolve) => (markAnswered = resolve));
       const observation = this.ctx.client.observe(
         { host, port, method: 'GET', path, timeoutMs: this.ctx.requestTimeoutMs },
-        (reply) => this.onNotification(generation, reply),
+        (reply) => {
+          markAnswered();
+          this.onNotification(generation, reply);
+        },
       );
-      this.observation = observation;
-      void observation.ended.then((ending) => this.onEnded(generation, ending));
+      this.current = { observation, answered };
+      void observation.ended.then((ending) => {
+        markAnswered();
+        this.onEnded(generation, ending);
+      });
     } catch (err) {
       this.onEnded(generation, { reason: 'timeout' }, err);
     }
@@ -104,7 +121,7 @@ export class ObservationTask implements ResourceTask {
     if (this.stopped || generation !== this.generation) return;
     this.releaseSlot?.();
     this.releaseSlot = undefined;
-    this.observation = undefined;
+    this.current = undefined;
     clearTimeout(this.watchdog);
     const { log } = this.ctx;
     const where = { device: this.target.deviceId, path: this.target.path };
@@ -132,7 +149,7 @@ export class ObservationTask implements ResourceTask {
   /** Polls at the freshness interval and schedules the next attempt to observe again. */
   private fallBack(): void {
     if (this.suspended || this.stopped) return;
-    this.fallback.start(0, this.ctx.defaultMaxAgeSeconds * 1000);
+    this.fallback.start(0, this.freshnessMs);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.establish(), this.retryDelayMs);
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
@@ -143,13 +160,14 @@ export class ObservationTask implements ResourceTask {
     if (this.suspended) return;
     // Max-Age 0 (or none) gives no freshness to go by: the configured default applies (RFC 7252 §5.10.5 defaults to 60 s).
     const maxAgeMs = (maxAgeSeconds || this.ctx.defaultMaxAgeSeconds) * 1000;
+    this.freshnessMs = maxAgeMs;
     const quietMs = maxAgeMs + Math.max(QUIET_MARGIN_MIN_MS, maxAgeMs * QUIET_MARGIN_FRACTION);
     this.watchdog = setTimeout(() => {
       this.ctx.log.info(
         { device: this.target.deviceId, path: this.target.path, quietMs },
         'notifications went quiet: polling while re-observing',
       );
-      if (!this.stopped) this.fallback.start(0, maxAgeMs);
+      if (!this.stopped) this.fallback.start(0, this.freshnessMs);
       void this.establish();
     }, quietMs);
   }
@@ -161,7 +179,13 @@ export class ObservationTask implements ResourceTask {
     this.retryTimer = undefined;
   }
 
-  private async cancel(observation: Observation, takeSlot = true): Promise<void> {
+  /**
+   * Deregisters a stream (RFC 7641 §3.6). One still registering is first let answer (the client's
+   * registration deadline bounds the wait): the device may already list us, and a cancel before the
+   * answer could not name the registration to remove.
+   */
+  private async retire({ observation, answered }: Stream, takeSlot = true): Promise<void> {
+    await answered;
     try {
       await (takeSlot ? this.ctx.limiter.run(() => observation.cancel()) : observation.cancel());
     } catch (err) {

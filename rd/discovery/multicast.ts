@@ -40,11 +40,12 @@ function interfaceFor(group: string, configured: string): string | undefined {
   return isIpv6(group) === isIpv6(configured) ? configured : undefined;
 }
 
+/** The errno name of a socket error, whether raised as is or wrapped into a message by the client. */
 function errorCode(err: unknown): string | undefined {
   for (let cause = err as { code?: unknown; cause?: unknown } | undefined; cause; cause = cause.cause as typeof cause) {
     if (typeof cause.code === 'string') return cause.code;
   }
-  return undefined;
+  return /\b(E[A-Z]{3,})\b/.exec(String((err as Error | undefined)?.message))?.[1];
 }
 
 /**

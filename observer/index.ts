@@ -1,0 +1,2 @@
+export { Observer, type ObserverDeps } from './observer.js';
+export { selectResources, type ResourceTarget } from './selection.js';

@@ -1,0 +1,134 @@
+import type { ObserverConfig } from '../src/config.js';
+import type { CoapClientApi, CoapReply } from '../src/coap/types.js';
+import type { EventBus } from '../src/events.js';
+import type { Logger } from '../src/log.js';
+import type { Store } from '../src/store/index.js';
+import { Limiter } from './limiter.js';
+import { ObservationTask } from './observation-task.js';
+import { PollTask } from './poll-task.js';
+import { sameTarget, selectResources, targetKey, type ResourceTarget } from './selection.js';
+import type { ResourceTask, TaskContext } from './task.js';
+import { toTelemetry } from './telemetry.js';
+
+export interface ObserverDeps {
+  store: Store;
+  bus: EventBus;
+  log: Logger;
+  config: ObserverConfig;
+  client: Pick<CoapClientApi, 'request' | 'observe'>;
+}
+
+interface DeviceTasks {
+  /** createdAt of the registration the tasks were made for: a new one means the device re-registered. */
+  registeredAt: number;
+  tasks: Map<string, ResourceTask>;
+}
+
+/**
+ * Produces telemetry for every selected resource of every registered device (DESIGN "Telemetry").
+ *
+ * Follows the bus: a new registration or a device coming back online re-establishes all of its
+ * observations (the device may have restarted and forgotten its observers, RFC 7641 §4.1); an
+ * update re-establishes only what changed (path, address, mode); removal deregisters. A device
+ * going offline keeps its observations open (a notification that still arrives is still a value)
+ * but its timers stop, so no polls or re-observations are spent on it until it is back online.
+ */
+export class Observer {
+  private readonly devices = new Map<string, DeviceTasks>();
+  /** Stops in flight (deregistrations): stop() waits for them, a successor task starts after its own. */
+  private readonly stopping = new Set<Promise<void>>();
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly ctx: TaskContext;
+
+  constructor(private readonly deps: ObserverDeps) {
+    const { config, client, log } = deps;
+    this.ctx = {
+      client,
+      log,
+      limiter: new Limiter(config.concurrency),
+      requestTimeoutMs: config.requestTimeoutMs,
+      defaultMaxAgeSeconds: config.defaultMaxAgeSeconds,
+      publish: (target, reply) => this.publish(target, reply),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { bus, store, config, log } = this.deps;
+    if (!config.enabled) {
+      log.info('observer disabled by configuration');
+      return;
+    }
+    this.unsubscribe.push(
+      bus.on('device.registered', ({ device }) => this.sync(device.id, true)),
+      bus.on('device.updated', ({ device }) => this.sync(device.id, false)),
+      bus.on('device.online', ({ device }) => this.sync(device.id, true)),
+      bus.on('device.offline', ({ device }) => this.sync(device.id, false)),
+      bus.on('device.removed', ({ device }) => this.drop(device.id)),
+    );
+    for (const reg of store.registrations.all()) this.sync(reg.deviceId, false);
+    log.info({ devices: this.devices.size, tasks: this.taskCount() }, 'observer started');
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off();
+    for (const id of [...this.devices.keys()]) this.drop(id);
+    await Promise.all(this.stopping);
+  }
+
+  /** Tasks running now, by mode: for logs, the CLI and tests. */
+  taskCount(): { observe: number; poll: number } {
+    const count = { observe: 0, poll: 0 };
+    for (const { tasks } of this.devices.values()) for (const task of tasks.values()) count[task.target.mode]++;
+    return count;
+  }
+
+  /** Brings a device's tasks in line with its registration; `restart` replaces even unchanged ones. */
+  private sync(deviceId: string, restart: boolean): void {
+    const { store, config } = this.deps;
+    const reg = store.registrations.get(deviceId);
+    const device = store.devices.get(deviceId);
+    if (!reg || !device) return this.drop(deviceId);
+    const entry = this.devices.get(deviceId);
+    if (device.status === 'offline') {
+      for (const task of entry?.tasks.values() ?? []) task.suspend();
+      return;
+    }
+    const replaceAll = restart || (entry !== undefined && entry.registeredAt !== reg.createdAt);
+    const wanted = new Map<string, ResourceTarget>(selectResources(reg, config).map((t) => [targetKey(t), t]));
+    const tasks = entry?.tasks ?? new Map<string, ResourceTask>();
+    const predecessors = new Map<string, Promise<void>>();
+    for (const [key, task] of tasks) {
+      const target = wanted.get(key);
+      if (target && !replaceAll && !task.suspended && sameTarget(task.target, target)) {
+        wanted.delete(key);
+        continue;
+      }
+      tasks.delete(key);
+      predecessors.set(key, this.stopTask(task));
+    }
+    for (const [key, target] of wanted) {
+      const task = target.mode === 'observe' ? new ObservationTask(this.ctx, target) : new PollTask(this.ctx, target);
+      tasks.set(key, task);
+      task.start(predecessors.get(key));
+    }
+    this.devices.set(deviceId, { registeredAt: reg.createdAt, tasks });
+  }
+
+  private drop(deviceId: string): void {
+    const entry = this.devices.get(deviceId);
+    if (!entry) return;
+    this.devices.delete(deviceId);
+    for (const task of entry.tasks.values()) void this.stopTask(task);
+  }
+
+  private stopTask(task: ResourceTask): Promise<void> {
+    const done = task.stop().finally(() => this.stopping.delete(done));
+    this.stopping.add(done);
+    return done;
+  }
+
+  private publish(target: ResourceTarget, reply: CoapReply): void {
+    if (!reply.code.startsWith('2.')) return;
+    this.deps.bus.emit('telemetry', toTelemetry(target.deviceId, target.path, reply));
+  }
+}
