@@ -1,4 +1,4 @@
-import type { Outbox, OutboxEntry } from '../src/store/index.js';
+import type { Outbox, OutboxEntry, Store } from '../src/store/index.js';
 import type { EventFrame, GatewayFrame, TelemetryFrame } from './protocol.js';
 
 /** Most frames sent and not yet acked: bounds the socket's send buffer when the hub is slow. */
@@ -6,6 +6,7 @@ export const SEND_WINDOW = 1000;
 const PAGE = 500;
 
 type Send = (frame: GatewayFrame) => boolean;
+type Pending = Parameters<Outbox['append']>;
 
 /** What an outbox entry holds: its frame without `type` and `seq` (written once, read back on resend). */
 export type EventBody = Omit<EventFrame, 'type' | 'seq' | 'name'>;
@@ -22,28 +23,57 @@ export class Upstream {
   private lastSent = 0;
   /** Highest seq the hub has acked (or said it holds). */
   private acked = 0;
+  /** Highest seq deleted from the outbox: trimming trails `acked` by at most one turn. */
+  private trimmed = 0;
   /** True when every entry in the outbox up to `lastSent` is on the wire: new ones can go straight out. */
   private caughtUp = false;
 
+  /** Produced this turn of the event loop, appended together in one transaction at its end. */
+  private pending: Pending[] = [];
+  private flushScheduled: NodeJS.Immediate | undefined;
+  private readonly outbox: Outbox;
+
   constructor(
-    private readonly outbox: Outbox,
+    private readonly store: Store,
     private readonly window = SEND_WINDOW,
-  ) {}
+  ) {
+    this.outbox = store.outbox;
+  }
 
   event(name: EventFrame['name'], body: EventBody): void {
-    this.record(this.outbox.append('event', name, body.device.id, body));
+    this.enqueue(['event', name, body.device.id, body]);
   }
 
   telemetry(body: TelemetryBody): void {
-    this.record(this.outbox.append('telemetry', 'telemetry', body.device, body));
+    this.enqueue(['telemetry', 'telemetry', body.device, body]);
+  }
+
+  /**
+   * Appends everything produced so far, then sends what the window allows. One SQLite transaction per
+   * turn instead of one per value: a commit costs about as much as a few dozen inserts.
+   */
+  flush(): void {
+    clearImmediate(this.flushScheduled);
+    this.flushScheduled = undefined;
+    if (this.pending.length === 0 && this.trimmed === this.acked) return;
+    const batch = this.pending;
+    this.pending = [];
+    const entries = this.store.transaction(() => {
+      if (this.trimmed < this.acked) this.outbox.ackUpTo(this.acked);
+      this.trimmed = this.acked;
+      return batch.map((args) => this.outbox.append(...args));
+    });
+    for (const entry of entries) this.record(entry);
   }
 
   /** The link is up and the hub holds everything up to `lastSeq`: resend the rest, then go live. */
   attach(send: Send, lastSeq: number): void {
+    this.flush();
     this.outbox.continueAfter(lastSeq);
     this.outbox.ackUpTo(lastSeq);
     this.send = send;
     this.acked = lastSeq;
+    this.trimmed = lastSeq;
     this.lastSent = lastSeq;
     this.caughtUp = false;
     this.pump();
@@ -54,13 +84,22 @@ export class Upstream {
     this.caughtUp = false;
   }
 
-  /** Cumulative ack from the hub. */
+  /** Cumulative ack from the hub; the outbox is trimmed with the turn's appends, in the same transaction. */
   ack(seq: number): void {
     if (seq <= this.acked) return;
-    this.outbox.ackUpTo(seq);
     this.acked = seq;
     this.lastSent = Math.max(this.lastSent, seq);
+    this.scheduleFlush();
     if (!this.caughtUp) this.pump();
+  }
+
+  private enqueue(entry: Pending): void {
+    this.pending.push(entry);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    this.flushScheduled ??= setImmediate(() => this.flush());
   }
 
   private record(entry: OutboxEntry): void {
