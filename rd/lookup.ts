@@ -18,29 +18,31 @@ export class Lookup {
     private readonly store: Store,
   ) {}
 
-  endpoints = (request: CoapRequest): CoapResponse => linkFormat(this.findEndpoints(parseLookupQuery(request.query)));
+  endpoints = (request: CoapRequest): CoapResponse =>
+    linkFormat(this.findEndpoints(parseLookupQuery(request.query)).map((reg) => endpointLink(reg).text));
 
-  resources = (request: CoapRequest): CoapResponse => linkFormat(this.findResources(parseLookupQuery(request.query)));
+  resources = (request: CoapRequest): CoapResponse =>
+    linkFormat(this.findResources(parseLookupQuery(request.query)).map(({ link }) => link.text));
 
-  /** Formatted endpoint links matching the query, paged. */
-  findEndpoints(query: LookupQuery): string[] {
+  /** Registrations matching the query, paged. */
+  findEndpoints(query: LookupQuery): Registration[] {
     const criteria = query.criteria.map((param) => this.compile(param.name, param.value));
-    const page = new Page(query);
+    const page = new Page<Registration>(query);
     for (const reg of this.candidates(query)) {
       const matches = criteria.every((c) => c.endpoint(reg) || resolvedLinks(reg).some((link) => c.link(link)));
-      if (matches && page.offer(endpointLink(reg).text)) break;
+      if (matches && page.offer(reg)) break;
     }
     return page.items;
   }
 
-  /** Formatted, resolved resource links matching the query, paged. */
-  findResources(query: LookupQuery): string[] {
+  /** Resolved resource links matching the query, with their registration, paged. */
+  findResources(query: LookupQuery): FoundResource[] {
     const criteria = query.criteria.map((param) => this.compile(param.name, param.value));
-    const page = new Page(query);
+    const page = new Page<FoundResource>(query);
     for (const reg of this.candidates(query)) {
       const open = criteria.filter((c) => !c.endpoint(reg));
       for (const link of resolvedLinks(reg)) {
-        if (open.every((c) => c.link(link)) && page.offer(link.text)) return page.items;
+        if (open.every((c) => c.link(link)) && page.offer({ reg, link })) return page.items;
       }
     }
     return page.items;
@@ -77,6 +79,11 @@ export class Lookup {
   }
 }
 
+export interface FoundResource {
+  reg: Registration;
+  link: ResolvedLink;
+}
+
 interface EndpointAndLinkCriterion {
   endpoint: (reg: Registration) => boolean;
   link: (link: ResolvedLink) => boolean;
@@ -96,8 +103,8 @@ function linkValue(link: ResolvedLink, name: string): AttrValue | undefined {
 }
 
 /** RFC 9176 §6.2 paging: `count` results starting at result `page * count`; page 0 is the first. */
-class Page {
-  readonly items: string[] = [];
+class Page<T> {
+  readonly items: T[] = [];
   private skip: number;
   private readonly limit: number;
 
@@ -107,7 +114,7 @@ class Page {
   }
 
   /** Takes one match; true when the page is full and the search can stop. */
-  offer(item: string): boolean {
+  offer(item: T): boolean {
     if (this.items.length >= this.limit) return true;
     if (this.skip > 0) this.skip--;
     else this.items.push(item);
