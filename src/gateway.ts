@@ -1,0 +1,185 @@
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { Connector } from '../connector/index.js';
+import { GATEWAY_PATH, Hub } from '../connector/hub/index.js';
+import { Executer } from '../executer/index.js';
+import { Observer } from '../observer/index.js';
+import { Pinger } from '../pinger/index.js';
+import { Discovery, ResourceDirectory } from '../rd/index.js';
+import { CoapClient } from './coap/client.js';
+import type { Config } from './config.js';
+import { logActivity } from './activity-log.js';
+import { EventBus } from './events.js';
+import type { Link } from './store/index.js';
+import { Store } from './store/index.js';
+
+interface Component {
+  name: string;
+  start(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** A discovered device lives this many discovery rounds without being seen again. */
+const DISCOVERY_LIFETIMES = 3;
+
+/**
+ * The composition root (DESIGN.md): builds the store, the bus and every component, wires them
+ * together (the Connector gets the Executer as a function, discovery feeds the Directory), starts
+ * them in dependency order and stops them in reverse, so no component outlives what it uses.
+ */
+export class Gateway {
+  readonly store: Store;
+  readonly bus: EventBus;
+  readonly rd: ResourceDirectory;
+  readonly executer: Executer;
+  readonly hub: Hub | null;
+  private readonly client: CoapClient;
+  private readonly components: Component[];
+  private readonly started: Component[] = [];
+  private connector: Connector | undefined;
+  private hubPort: number | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    this.store = new Store({ file: config.db, outboxMax: config.platform.outboxMax });
+    this.bus = new EventBus((err, event) => log.error({ err, event }, 'an event listener failed'));
+    logActivity(this.bus, log.child({ component: 'activity' }));
+    this.client = new CoapClient({ log: log.child({ component: 'coap-client' }) });
+    const shared = (component: string) => ({ store: this.store, bus: this.bus, log: log.child({ component }) });
+    const multicast = config.discovery.enabled && config.discovery.multicast;
+
+    this.rd = new ResourceDirectory({
+      ...shared('rd'),
+      config: config.rd,
+      coap: config.coap,
+      client: this.client,
+      // Joining All-CoAP-Nodes lets things find the RD and send simple registrations by multicast (RFC 9176 §4, §5.1).
+      multicastGroups: multicast ? multicastMemberships(config) : [],
+    });
+    this.executer = new Executer({ ...shared('executer'), config: config.executer, client: this.client });
+    this.hub =
+      config.platform.url === null
+        ? new Hub({
+            log: log.child({ component: 'hub' }),
+            config: {
+              ...config.hub,
+              gateways: { ...config.hub.gateways, [config.platform.gatewayId]: config.platform.secret },
+            },
+          })
+        : null;
+
+    const pinger = new Pinger({ ...shared('pinger'), config: config.pinger, client: this.client });
+    const observer = new Observer({ ...shared('observer'), config: config.observer, client: this.client });
+    const discovery = new Discovery({
+      log: log.child({ component: 'discovery' }),
+      config: config.discovery,
+      client: this.client,
+      rdPort: config.coap.port,
+      onDiscovered: (host, port, links) => this.onDiscovered(host, port, links),
+    });
+
+    this.components = [
+      { name: 'hub', start: () => this.startHub(), stop: () => this.hub?.stop() ?? Promise.resolve() },
+      { name: 'rd', start: () => this.rd.start(), stop: () => this.rd.stop() },
+      { name: 'executer', start: () => this.executer.start(), stop: () => this.executer.stop() },
+      ...(config.observer.enabled
+        ? [{ name: 'observer', start: () => observer.start(), stop: () => observer.stop() }]
+        : []),
+      ...(config.pinger.enabled ? [{ name: 'pinger', start: () => pinger.start(), stop: () => pinger.stop() }] : []),
+      { name: 'discovery', start: () => discovery.start(), stop: () => discovery.stop() },
+      {
+        name: 'connector',
+        start: () => this.startConnector(),
+        stop: () => this.connector?.stop() ?? Promise.resolve(),
+      },
+      // Last to stop: every worker's pending requests have ended by then.
+    ];
+  }
+
+  /** Starts every component in order; on a failure, stops what already started and rethrows. */
+  async start(): Promise<void> {
+    this.log.info(
+      { db: this.config.db, devices: this.store.devices.count(), registrations: this.store.registrations.count() },
+      `store ${this.config.db}`,
+    );
+    for (const component of this.components) {
+      try {
+        await component.start();
+      } catch (err) {
+        this.log.error({ component: component.name }, `${component.name} failed to start`);
+        await this.stop();
+        throw err;
+      }
+      this.started.push(component);
+    }
+    this.log.info('gateway running');
+  }
+
+  /** Stops in reverse order of start; safe to call twice and after a failed start. */
+  async stop(): Promise<void> {
+    while (this.started.length > 0) {
+      const component = this.started.pop()!;
+      try {
+        await component.stop();
+      } catch (err) {
+        this.log.warn({ err, component: component.name }, `${component.name} did not stop cleanly`);
+      }
+    }
+    await this.client.close();
+    this.store.close();
+  }
+
+  private async startHub(): Promise<void> {
+    if (!this.hub) return;
+    const { port } = await this.hub.start();
+    this.hubPort = port;
+    const { host } = this.config.hub;
+    this.log.info(
+      { port, apiKeyIsDefault: this.config.hub.apiKey === 'coregate-dev-key' },
+      `embedded hub: HTTP API on ${this.config.hub.tls ? 'https' : 'http'}://${host}:${port}/v1/devices (no platform.url configured)`,
+    );
+  }
+
+  private async startConnector(): Promise<void> {
+    const url = this.config.platform.url ?? this.embeddedHubUrl();
+    this.connector = new Connector({
+      store: this.store,
+      bus: this.bus,
+      log: this.log.child({ component: 'connector' }),
+      config: { ...this.config.platform, url },
+      execute: (command) => this.executer.execute(command),
+    });
+    await this.connector.start();
+  }
+
+  private embeddedHubUrl(): string {
+    const { host, port, tls } = this.config.hub;
+    const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    return `${tls ? 'wss' : 'ws'}://${target.includes(':') ? `[${target}]` : target}:${this.hubPort ?? port}${GATEWAY_PATH}`;
+  }
+
+  private onDiscovered(host: string, port: number, links: Link[]): void {
+    // Our own RD answers the multicast discovery too; it is not a thing.
+    if (port === this.rd.address().port && isLocalAddress(host)) return;
+    const lifetime = Math.ceil(this.config.discovery.intervalSeconds * DISCOVERY_LIFETIMES);
+    const result = this.rd.directory.registerDiscovered(host, port, links, lifetime);
+    if (!result.ok) this.log.warn({ host, port, error: result.error }, 'discovered device not registered');
+  }
+}
+
+/** Each group joined on each configured interface of its own family (or on the default interface when none is configured). */
+function multicastMemberships(config: Config): Array<{ group: string; interface?: string }> {
+  const { groups, interfaces } = config.discovery;
+  if (interfaces.length === 0) return groups.map((group) => ({ group }));
+  const isV6 = (address: string): boolean => address.includes(':');
+  return groups.flatMap((group) =>
+    interfaces.filter((iface) => isV6(iface) === isV6(group)).map((iface) => ({ group, interface: iface })),
+  );
+}
+
+function isLocalAddress(host: string): boolean {
+  const plain = host.replace(/^::ffff:/, '');
+  return Object.values(os.networkInterfaces()).some((list) => list?.some((entry) => entry.address === plain));
+}
