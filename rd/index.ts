@@ -3,4 +3,4 @@ export { Directory, type DiscoveredResult, type RegistrationInput, type Source }
 export { Lookup, type FoundResource } from './lookup.js';
 export { parseLookupQuery, type LookupQuery } from './query.js';
 export { endpointLink, locationOf } from './resolved.js';
-export { Discovery, type DiscoveryDeps, type OnDiscovered, type MdnsSocketOptions } from './discovery/index.js';
+export * from './discovery/index.js';

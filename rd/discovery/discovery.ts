@@ -24,6 +24,13 @@ export interface DiscoveryDeps {
 }
 
 const COAP_PORT = 5683;
+/** Rounds a discovered device may miss before its registration runs out. */
+const ROUNDS_OF_LIFETIME = 3;
+
+/** Lifetime (`lt`, seconds) to give a discovered device's registration: it outlives a few missed rounds. */
+export function discoveredLifetime(config: DiscoveryConfig): number {
+  return Math.ceil(config.intervalSeconds * ROUNDS_OF_LIFETIME);
+}
 const WELL_KNOWN_CORE = '/.well-known/core';
 const UNICAST_TIMEOUT_MS = 5_000;
 
@@ -51,7 +58,7 @@ export class Discovery {
   private readonly multicast: MulticastDiscovery | undefined;
   private readonly mdns: MdnsService | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private stopped = false;
   /** Services already queried in this round: mDNS repeats answers, the thing is asked once. */
   private readonly queried = new Set<string>();
 
@@ -87,14 +94,13 @@ export class Discovery {
       log.info('discovery is off (discovery.enabled=false / COREGATE_DISCOVERY=off)');
       return;
     }
-    this.running = true;
     this.mdns?.start();
     void this.runOnce();
     this.timer = setInterval(() => void this.runOnce(), config.intervalSeconds * 1000);
   }
 
   async stop(): Promise<void> {
-    this.running = false;
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.mdns?.stop();
@@ -102,11 +108,11 @@ export class Discovery {
 
   /** One discovery round; resolves with the number of things that answered the multicast request. */
   async runOnce(): Promise<number> {
-    if (!this.running) return 0;
+    if (this.stopped) return 0;
     this.queried.clear();
     this.mdns?.browse();
     const found = (await this.multicast?.round()) ?? [];
-    if (!this.running) return 0;
+    if (this.stopped) return 0;
     for (const { host, port, links } of found) this.deps.onDiscovered(host, port, links);
     if (found.length > 0) this.deps.log.info({ found: found.length }, 'multicast discovery round');
     return found.length;
@@ -115,7 +121,7 @@ export class Discovery {
   /** mDNS named a CoAP service: its links come from `/.well-known/core` over unicast (RFC 6690 §4). */
   private async queryService(host: string, port: number): Promise<void> {
     const key = `${host}|${port}`;
-    if (!this.running || this.queried.has(key)) return;
+    if (this.stopped || this.queried.has(key)) return;
     this.queried.add(key);
     const { client, log } = this.deps;
     try {
@@ -127,7 +133,7 @@ export class Discovery {
         timeoutMs: UNICAST_TIMEOUT_MS,
       });
       const links = thingLinks(reply);
-      if (!this.running || !links) return;
+      if (this.stopped || !links) return;
       log.info({ host, port, links: links.length }, 'discovered over mDNS');
       this.deps.onDiscovered(host, port, links);
     } catch (err) {

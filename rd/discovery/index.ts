@@ -1,2 +1,2 @@
-export { Discovery, type DiscoveryDeps, type OnDiscovered } from './discovery.js';
+export { Discovery, discoveredLifetime, type DiscoveryDeps, type OnDiscovered } from './discovery.js';
 export type { MdnsSocketOptions } from './mdns.js';

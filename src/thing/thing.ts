@@ -24,6 +24,12 @@ export interface ThingOptions {
   lifetime?: number;
   /** How often the sensors drift (and notify their observers); 0 keeps them still. */
   sensorIntervalMs?: number;
+  /**
+   * The interface (address) the thing sends multicast through, e.g. a simple registration to a group;
+   * with `group` it also joins that group (RFC 7252 §12.8 All-CoAP-Nodes) so multicast discovery reaches
+   * it, which needs a wildcard `host` (`0.0.0.0`): a socket bound to one address gets no group traffic.
+   */
+  multicast?: { interface: string; group?: string };
 }
 
 /** One request as the thing served it: tests read the order and overlap of exchanges from it. */
@@ -140,7 +146,11 @@ export class Thing extends EventEmitter {
   }
 
   private async listen(): Promise<void> {
-    const server = createServer({ type: isIPv6(this.host) ? 'udp6' : 'udp4' });
+    const { multicast } = this.options;
+    const server = createServer({
+      type: isIPv6(this.host) ? 'udp6' : 'udp4',
+      ...(multicast?.group ? { multicastAddress: multicast.group, multicastInterface: multicast.interface } : {}),
+    });
     server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.serve(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -151,6 +161,7 @@ export class Thing extends EventEmitter {
     });
     server.on('error', (err: Error) => this.options.log.warn({ thing: this.name, err: err.message }, 'socket error'));
     const socket = server._sock as Socket;
+    if (multicast) socket.setMulticastInterface(multicast.interface);
     reassembleBlock1(server, socket);
     this.unplug = dropSendsAfterClose(socket);
     this.port = socket.address().port;

@@ -1,0 +1,55 @@
+import dgram from 'node:dgram';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { Logger } from '../../src/log.js';
+
+/** The loopback interface: every multicast datagram of these suites stays on it. */
+export const LOOPBACK = '127.0.0.1';
+
+/** A free UDP port on the wildcard address (several sockets then share it with reuseAddr). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '0.0.0.0', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Why IPv4 multicast over loopback does not work here (undefined when it does): joins `group` on
+ * 127.0.0.1 and sends one datagram to itself through that interface.
+ */
+export async function loopbackMulticastProblem(group: string): Promise<string | undefined> {
+  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '0.0.0.0', () => resolve());
+    });
+    socket.addMembership(group, LOOPBACK);
+    socket.setMulticastInterface(LOOPBACK);
+    socket.setMulticastLoopback(true);
+    const heard = new Promise<boolean>((resolve) => {
+      socket.once('message', () => resolve(true));
+      setTimeout(() => resolve(false), 1000);
+    });
+    socket.send('probe', socket.address().port, group);
+    return (await heard) ? undefined : `no loopback delivery of ${group} on ${LOOPBACK}`;
+  } catch (err) {
+    return `multicast on ${LOOPBACK} not permitted here: ${(err as Error).message}`;
+  } finally {
+    socket.close();
+  }
+}
+
+/** A logger that keeps its records, for checking what was warned. */
+export function recordingLogger(): { log: Logger; records: Array<{ level: number; msg: string }> } {
+  const records: Array<{ level: number; msg: string }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) records.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), records };
+}
