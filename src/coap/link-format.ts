@@ -91,7 +91,7 @@ export function formatLink(link: Link): string {
   let out = `<${link.href}>`;
   for (const [name, value] of Object.entries(link.attrs)) {
     if (value === true) out += `;${name}`;
-    else if (BARE.has(name) && /^[0-9A-Za-z.\-]+$/.test(value)) out += `;${name}=${value}`;
+    else if (BARE.has(name) && /^[0-9A-Za-z.-]+$/.test(value)) out += `;${name}=${value}`;
     else out += `;${name}=${quote(value)}`;
   }
   return out;
