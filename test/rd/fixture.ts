@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as coap from 'coap';
-import type { CoapClientApi, CoapCode, CoapReply, CoapRequestOptions } from '../../src/coap/types.js';
+import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig, type RdConfig } from '../../src/config.js';
 import { DEVICE_EVENTS, EventBus, type GatewayEvents } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
@@ -18,38 +17,6 @@ export interface RecordedEvent {
 
 type RdOverrides = Partial<Omit<RdConfig, 'limits'>> & { limits?: Partial<RdConfig['limits']> };
 
-/**
- * A real client for simple registration until src/coap/client.ts is in: the `coap` package's request,
- * adapted to CoapClientApi['request'].
- */
-export const coapPackageClient: Pick<CoapClientApi, 'request'> = {
-  request: (options: CoapRequestOptions) =>
-    new Promise<CoapReply>((resolve, reject) => {
-      const req = coap.request({
-        hostname: options.host,
-        port: options.port,
-        method: options.method,
-        pathname: options.path,
-        agent: false,
-      });
-      if (options.accept !== undefined) req.setOption('Accept', options.accept);
-      req.on('response', (res) => {
-        const ct = res.headers['Content-Format'];
-        resolve({
-          code: res.code as CoapCode,
-          contentFormat: ct === 'application/link-format' ? 40 : undefined,
-          payload: res.payload,
-          maxAge: undefined,
-          observe: undefined,
-          etag: undefined,
-          source: { address: options.host, port: options.port, family: options.host.includes(':') ? 'IPv6' : 'IPv4' },
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    }),
-};
-
 /** An RD on a free port over a fresh SQLite file, with its bus events recorded; reopen() restarts it on the same file. */
 export class RdFixture {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-rd-'));
@@ -57,6 +24,8 @@ export class RdFixture {
   readonly bus = new EventBus();
   store!: Store;
   rd!: ResourceDirectory;
+  /** The gateway's own CoAP client, which simple registration fetches with. */
+  coapClient!: CoapClient;
   readonly config: RdConfig;
   private readonly clients: TestClient[] = [];
 
@@ -73,13 +42,14 @@ export class RdFixture {
 
   async start(): Promise<this> {
     this.store = new Store({ file: path.join(this.dir, 'rd.db') });
+    this.coapClient = new CoapClient({ log: silentLogger() });
     this.rd = new ResourceDirectory({
       store: this.store,
       bus: this.bus,
       log: silentLogger(),
       config: this.config,
       coap: { bind: '::', port: 0 },
-      client: coapPackageClient,
+      client: this.coapClient,
     });
     await this.rd.start();
     return this;
@@ -104,6 +74,7 @@ export class RdFixture {
   async stop(): Promise<void> {
     for (const client of this.clients.splice(0)) client.close();
     await this.rd.stop();
+    await this.coapClient.close();
     this.store.close();
   }
 
