@@ -4,7 +4,8 @@ import { isIPv4 } from 'node:net';
 import type { Logger } from '../log.js';
 import { decodeMessage, EMPTY_CODE, encodeMessage, isEmpty, isResponse, type Message } from './message.js';
 import { peerKey, peerOf } from './peer.js';
-import { initialTimeoutMs, maxTransmitSpanMs, type TransmissionTiming } from './timing.js';
+import { DedupCache } from './dedup-cache.js';
+import { exchangeLifetimeMs, initialTimeoutMs, type TransmissionTiming } from './timing.js';
 import { CoapTimeoutError, CoapTransportError, type Peer } from './types.js';
 
 /** Receives every response carrying a token this endpoint handed out, from the peer it was sent to. */
@@ -14,13 +15,9 @@ interface PendingConfirmable {
   resolve(reply: Message): void;
 }
 
-interface SeenMessage {
-  expiresAt: number;
-  reply: Buffer | undefined;
-}
-
-// Bounds the duplicate-detection memory when thousands of devices notify per second.
-const MAX_SEEN = 100_000;
+// Bounds the duplicate-detection memory when thousands of devices notify per second; past it, a late
+// retransmission is taken again, which the Observe freshness rule and token matching absorb.
+const MAX_SEEN = 50_000;
 const ANY_PEER = '*';
 
 export interface EndpointOptions {
@@ -42,9 +39,10 @@ export class Endpoint {
   private readonly messageIds = new Map<string, number>();
   private readonly confirmables = new Map<string, PendingConfirmable>();
   private readonly listeners = new Map<string, ResponseListener>();
-  private readonly seen = new Map<string, SeenMessage>();
+  private readonly seen: DedupCache;
 
   constructor(private readonly options: EndpointOptions) {
+    this.seen = new DedupCache({ maxEntries: MAX_SEEN, lifetimeMs: exchangeLifetimeMs(options.timing) });
     this.v6 = !isIPv4(options.bind);
     this.socket = dgram.createSocket(this.v6 ? { type: 'udp6', ipv6Only: false } : { type: 'udp4' });
     this.socket.on('message', (datagram, rinfo) => this.receive(datagram, peerOf(rinfo.address, rinfo.port)));
@@ -141,6 +139,7 @@ export class Endpoint {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.seen.clear();
     await this.bound.catch(() => undefined);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
@@ -204,20 +203,10 @@ export class Endpoint {
 
   /** RFC 7252 §4.5: a CON or NON seen before (same peer, message id) is answered as before, never processed twice. */
   private isDuplicate(message: Message, source: Peer): boolean {
-    const key = `${peerKey(source)}#${message.messageId}`;
-    const now = Date.now();
-    const previous = this.seen.get(key);
-    if (previous !== undefined && previous.expiresAt > now) {
-      if (previous.reply !== undefined) void this.sendDatagram(source, previous.reply).catch(() => undefined);
-      return true;
-    }
-    for (const [oldKey, entry] of this.seen) {
-      if (entry.expiresAt > now && this.seen.size < MAX_SEEN) break;
-      this.seen.delete(oldKey);
-    }
-    this.seen.delete(key);
-    this.seen.set(key, { expiresAt: now + maxTransmitSpanMs(this.options.timing), reply: undefined });
-    return false;
+    const state = this.seen.begin(`${peerKey(source)}#${message.messageId}`);
+    if (!state.seen) return false;
+    if (state.reply !== undefined) void this.sendDatagram(source, state.reply).catch(() => undefined);
+    return true;
   }
 
   private answer(message: Message, source: Peer, type: 'ACK' | 'RST'): void {
@@ -229,8 +218,7 @@ export class Endpoint {
       options: [],
       payload: Buffer.alloc(0),
     });
-    const entry = this.seen.get(`${peerKey(source)}#${message.messageId}`);
-    if (entry !== undefined) entry.reply = reply;
+    this.seen.complete(`${peerKey(source)}#${message.messageId}`, reply);
     void this.sendDatagram(source, reply).catch((error: unknown) =>
       this.options.log.debug({ err: error, source }, `could not send ${type}`),
     );

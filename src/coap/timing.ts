@@ -18,3 +18,9 @@ export const maxTransmitWaitMs = (t: TransmissionTiming): number =>
 /** RFC 7252 §4.2: the first timeout is random between ACK_TIMEOUT and ACK_TIMEOUT * ACK_RANDOM_FACTOR. */
 export const initialTimeoutMs = (t: TransmissionTiming): number =>
   t.ackTimeoutMs * (1 + Math.random() * (t.ackRandomFactor - 1));
+
+// RFC 7252 §4.8.2 MAX_LATENCY; PROCESSING_DELAY is taken as ACK_TIMEOUT, as the RFC does.
+const MAX_LATENCY_MS = 100_000;
+
+/** RFC 7252 §4.8.2 EXCHANGE_LIFETIME: how long a message id stays in use (247 s by default). */
+export const exchangeLifetimeMs = (t: TransmissionTiming): number => maxTransmitSpanMs(t) + 2 * MAX_LATENCY_MS + t.ackTimeoutMs;

@@ -136,20 +136,21 @@ describe('CoapClient.request deadlines and message layer', () => {
     ).rejects.toBeInstanceOf(CoapResetError);
   });
 
-  it('takes a separate response after an empty ACK and acknowledges it (RFC 7252 §5.2.2)', async () => {
+  it('takes a separate response after an empty ACK and acknowledges it, duplicates included (RFC 7252 §5.2.2, §4.5)', async () => {
     const separate = await rawPeer((message, peer) => {
       if (message.type !== 'CON' || message.code !== '0.01') return;
       peer.send(empty('ACK', message.messageId));
-      setTimeout(() => {
-        peer.send({
-          type: 'CON',
-          code: '2.05',
-          messageId: 4242,
-          token: message.token,
-          options: [],
-          payload: Buffer.from('late'),
-        });
-      }, 50);
+      const response = {
+        type: 'CON' as const,
+        code: '2.05',
+        messageId: 4242,
+        token: message.token,
+        options: [],
+        payload: Buffer.from('late'),
+      };
+      // The response is sent twice, as after a lost ACK: the duplicate is acknowledged again, not reset.
+      setTimeout(() => peer.send(response), 50);
+      setTimeout(() => peer.send(response), 100);
     });
     client = new CoapClient({ log: silentLogger(), timing });
     const reply = await client.request({
@@ -160,9 +161,13 @@ describe('CoapClient.request deadlines and message layer', () => {
       timeoutMs: 5000,
     });
     expect(reply.payload.toString()).toBe('late');
-    await waitFor(() => separate.received.find((message) => message.type === 'ACK' && message.messageId === 4242), {
-      what: 'ACK of the separate response',
-    });
+    await waitFor(
+      () => separate.received.filter((message) => message.type === 'ACK' && message.messageId === 4242).length === 2,
+      {
+        what: 'two ACKs of the separate response',
+      },
+    );
+    expect(separate.received.some((message) => message.type === 'RST')).toBe(false);
   });
 
   it('matches responses by peer and token: a forged reply from another port is ignored', async () => {
