@@ -128,7 +128,7 @@ export class Hub {
     const routes: Record<string, (ws: WebSocket, req: http.IncomingMessage, url: URL) => void> = {
       [GATEWAY_PATH]: (ws, req) => sessions.attach(ws, peerOf(req)),
       '/': (ws, req) => sessions.attach(ws, peerOf(req)),
-      '/subscribe': (ws, req, url) => pubsub.attach(ws, url.searchParams.get('clientName')!, peerOf(req)),
+      '/subscribe': (ws, req, url) => pubsub.attach(ws, req.socket, url.searchParams.get('clientName')!, peerOf(req)),
       '/socket/info': (ws) => info.attach(ws),
     };
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
@@ -23,6 +24,7 @@ export interface SubscriberInfo {
 
 interface Subscriber {
   ws: WebSocket;
+  socket: Duplex;
   info: SubscriberInfo;
   patterns: Set<string>;
 }
@@ -37,6 +39,7 @@ export interface PubSubOptions {
 /** PiCloud-style pub/sub: WebSocket subscribers with name patterns; every hub event is published here. */
 export class PubSub {
   private readonly subscribers = new Set<Subscriber>();
+  private readonly corked = new Set<Subscriber>();
   private readonly listeners: Array<(name: string, data: unknown, from?: string) => void> = [];
 
   constructor(
@@ -60,10 +63,11 @@ export class PubSub {
     for (const listener of this.listeners) listener(name, data, from);
   }
 
-  /** A WebSocket accepted on /subscribe. */
-  attach(ws: WebSocket, clientName: string, address: string): void {
+  /** A WebSocket accepted on /subscribe, with the socket it runs on (corked while a turn's events are written). */
+  attach(ws: WebSocket, socket: Duplex, clientName: string, address: string): void {
     const subscriber: Subscriber = {
       ws,
+      socket,
       patterns: new Set(),
       info: { clientName, address, connected_at: new Date().toISOString(), subscriptions: [] },
     };
@@ -119,7 +123,24 @@ export class PubSub {
       setTimeout(() => ws.terminate(), this.options.closeGraceMs ?? 5_000).unref();
       return;
     }
+    this.cork(subscriber);
     ws.send(message);
+  }
+
+  /**
+   * Holds a subscriber's writes until the end of this event-loop turn, so that a burst of events leaves in one
+   * write instead of one system call per event (which measured as half the hub's CPU at 10 subscribers).
+   */
+  private cork(subscriber: Subscriber): void {
+    if (this.corked.has(subscriber)) return;
+    if (this.corked.size === 0) setImmediate(() => this.uncork());
+    this.corked.add(subscriber);
+    subscriber.socket.cork();
+  }
+
+  private uncork(): void {
+    for (const subscriber of this.corked) subscriber.socket.uncork();
+    this.corked.clear();
   }
 }
 

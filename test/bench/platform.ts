@@ -155,12 +155,15 @@ async function subscriber(hubPort: number, index: number): Promise<Subscriber> {
   const sub: Subscriber = { ws, received: new Map(), count: 0, lastAt: 0 };
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   ws.on('message', (data: Buffer) => {
-    const message = JSON.parse(data.toString()) as { event?: string; data?: { device: string; value: number } };
-    if (message.event === undefined || message.data === undefined) return;
+    const message = JSON.parse(data.toString()) as {
+      event?: string;
+      data?: { device: string; path: string; value: { temperature: number } };
+    };
+    if (message.data?.path !== '/sensors/temp') return;
     sub.count++;
     sub.lastAt = performance.now();
     const values = sub.received.get(message.data.device) ?? [];
-    values.push(message.data.value);
+    values.push(message.data.value.temperature);
     sub.received.set(message.data.device, values);
   });
   ws.send(JSON.stringify({ action: 'subscribe', event: 'telemetry' }));
