@@ -6,7 +6,7 @@ import { Directory, Discovery, discoveredLifetime } from '../../rd/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig, type DiscoveryConfig } from '../../src/config.js';
 import { EventBus, type GatewayEvents } from '../../src/events.js';
-import { silentLogger, type Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
 import { Thing } from '../../src/thing/index.js';
 import { freeUdpPort, LOOPBACK, loopbackMulticastProblem, recordingLogger } from './loopback.js';
