@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { PingerConfig } from '../src/config.js';
 import type { CoapClientApi } from '../src/coap/types.js';
 import type { EventBus } from '../src/events.js';
@@ -37,6 +38,7 @@ export class Pinger {
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<SweepStats> | undefined;
   private running = false;
+  private last: SweepStats | undefined;
   /** Cuts short the spread waits of a round in progress when the Pinger stops. */
   private stopping = new AbortController();
 
@@ -48,6 +50,8 @@ export class Pinger {
     if (this.running) return;
     this.running = true;
     this.stopping = new AbortController();
+    // One listener per concurrent worker: more than EventTarget's default warning threshold of 10.
+    setMaxListeners(0, this.stopping.signal);
     const { bus } = this.deps;
     // Any registration or update is a sign of life (RFC 9176 §5.3.1): back online, misses forgotten.
     this.unsubscribe.push(
@@ -65,6 +69,11 @@ export class Pinger {
     this.timer = undefined;
     for (const off of this.unsubscribe.splice(0)) off();
     await this.round;
+  }
+
+  /** Figures of the last round that finished, scheduled or not. */
+  get lastRound(): SweepStats | undefined {
+    return this.last;
   }
 
   /** One round now, every device at once within the concurrency bound (no spreading). */
@@ -120,6 +129,7 @@ export class Pinger {
     };
     await Promise.all(Array.from({ length: Math.min(config.concurrency, planned.length) }, worker));
     stats.durationMs = performance.now() - startedAt;
+    this.last = stats;
     return stats;
   }
 
