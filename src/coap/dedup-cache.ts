@@ -29,14 +29,20 @@ const PENDING: DedupState = { seen: true, reply: undefined };
  */
 export class DedupCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly maxEntries: number;
+  /** Insertion order as a ring (a Map iterated from its start after many deletes walks their holes). */
+  private readonly ringKeys: Array<string | undefined>;
+  private readonly ringEntries: Array<Entry | undefined>;
+  private head = 0;
+  private count = 0;
   private readonly maxBytes: number;
   private readonly lifetimeMs: number;
   private readonly now: () => number;
   private bytes = 0;
 
   constructor(options: DedupCacheOptions = {}) {
-    this.maxEntries = options.maxEntries ?? 20_000;
+    const maxEntries = options.maxEntries ?? 20_000;
+    this.ringKeys = new Array<string | undefined>(maxEntries);
+    this.ringEntries = new Array<Entry | undefined>(maxEntries);
     this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
     this.lifetimeMs = options.lifetimeMs ?? EXCHANGE_LIFETIME_MS;
     this.now = options.now ?? Date.now;
@@ -49,13 +55,20 @@ export class DedupCache {
   /** Looks the message up; a new one is recorded as pending until `complete`. */
   begin(key: string): DedupState {
     const now = this.now();
-    const entry = this.entries.get(key);
-    if (entry !== undefined && entry.expires > now) {
-      return entry.reply === undefined ? PENDING : { seen: true, reply: entry.reply };
+    const found = this.entries.get(key);
+    if (found !== undefined && found.expires > now) {
+      return found.reply === undefined ? PENDING : { seen: true, reply: found.reply };
     }
-    if (entry !== undefined) this.remove(key, entry);
-    this.evict(now);
-    this.entries.set(key, { reply: undefined, expires: now + this.lifetimeMs });
+    // One lifetime for all: the oldest entry expires first, so eviction only ever looks at the head.
+    while (this.count > 0 && (this.count === this.ringKeys.length || this.ringEntries[this.head]!.expires <= now)) {
+      this.evictOldest();
+    }
+    const entry: Entry = { reply: undefined, expires: now + this.lifetimeMs };
+    const tail = (this.head + this.count) % this.ringKeys.length;
+    this.ringKeys[tail] = key;
+    this.ringEntries[tail] = entry;
+    this.count++;
+    this.entries.set(key, entry);
     return NEW;
   }
 
@@ -65,30 +78,24 @@ export class DedupCache {
     if (entry === undefined || reply === undefined) return;
     entry.reply = reply;
     this.bytes += reply.length;
-    while (this.bytes > this.maxBytes) this.evictOldest();
+    while (this.bytes > this.maxBytes && this.count > 0) this.evictOldest();
   }
 
   clear(): void {
     this.entries.clear();
-    this.bytes = 0;
-  }
-
-  /** Insertion order is expiry order (one lifetime for all), so expired entries sit at the front. */
-  private evict(now: number): void {
-    for (const [key, entry] of this.entries) {
-      if (entry.expires > now && this.entries.size < this.maxEntries) return;
-      this.remove(key, entry);
-    }
+    this.ringKeys.fill(undefined);
+    this.ringEntries.fill(undefined);
+    this.head = this.count = this.bytes = 0;
   }
 
   private evictOldest(): void {
-    const first = this.entries.entries().next();
-    if (first.done === true) return;
-    this.remove(first.value[0], first.value[1]);
-  }
-
-  private remove(key: string, entry: Entry): void {
-    this.entries.delete(key);
+    const key = this.ringKeys[this.head]!;
+    const entry = this.ringEntries[this.head]!;
+    this.ringKeys[this.head] = this.ringEntries[this.head] = undefined;
+    this.head = (this.head + 1) % this.ringKeys.length;
+    this.count--;
     if (entry.reply !== undefined) this.bytes -= entry.reply.length;
+    // An expired key begun again has a newer entry further back in the ring; that one stays.
+    if (this.entries.get(key) === entry) this.entries.delete(key);
   }
 }

@@ -3,7 +3,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '../log.js';
 import { Block1Assembler } from './block.js';
 import { DedupCache } from './dedup-cache.js';
-import { decodeMessage, encodeMessage, type Message, type MessageType } from './message.js';
+import { encodeDatagram } from './encoder.js';
+import { decodeMessage, type Message, type MessageType } from './message.js';
 import { encodeUint, OptionNumber, szxFor } from './options.js';
 import { peerOf } from './peer.js';
 import { methodOf, readRequestOptions, type RequestOptions } from './request-options.js';
@@ -233,7 +234,7 @@ export class CoapServer {
     // RFC 7252 §8.2: no error responses to multicast requests.
     if (multicast && (response.code.startsWith('4.') || response.code.startsWith('5.'))) return;
     const confirmable = request.type === 'CON';
-    const datagram = encodeMessage({
+    const datagram = encodeDatagram({
       type: confirmable ? 'ACK' : 'NON',
       code: response.code,
       messageId: confirmable ? request.messageId : this.takeMessageId(),
@@ -254,9 +255,8 @@ export class CoapServer {
     if (this.closed || this.socket === undefined) return;
     // A group socket's peer is plain IPv4; the dual-stack socket sends to it IPv4-mapped.
     const address = this.dualStack && isIPv4(remote.address) ? `::ffff:${remote.address}` : remote.address;
-    this.socket.send(datagram, remote.port, address, (err) => {
-      if (err) this.options.log.debug({ err, peer: remote.address }, 'coap send failed');
-    });
+    // No callback (one tick less per reply): a failed send is lost like any datagram; CON peers retransmit.
+    this.socket.send(datagram, remote.port, address);
   }
 }
 
@@ -266,7 +266,7 @@ function errorResponse(err: CoapError): WireResponse {
 }
 
 function resetFor(messageId: number): Buffer {
-  return encodeMessage({ type: 'RST', code: '0.00', messageId, token: EMPTY, options: [], payload: EMPTY });
+  return encodeDatagram({ type: 'RST', code: '0.00', messageId, token: EMPTY, options: [], payload: EMPTY });
 }
 
 function bindSocket(socket: Socket, port: number, address: string): Promise<void> {

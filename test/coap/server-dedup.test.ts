@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { DedupCache } from '../../src/coap/dedup-cache.js';
+
+describe('DedupCache (RFC 7252 §4.5), bounded', () => {
+  it('reports a message as new, then pending, then with its reply', () => {
+    const cache = new DedupCache();
+    expect(cache.begin('a|1|7')).toEqual({ seen: false });
+    expect(cache.begin('a|1|7')).toEqual({ seen: true, reply: undefined });
+    cache.complete('a|1|7', Buffer.from('reply'));
+    expect(cache.begin('a|1|7')).toEqual({ seen: true, reply: Buffer.from('reply') });
+  });
+
+  it('forgets entries after the lifetime, and a key begun again lives its new lifetime', () => {
+    let now = 0;
+    const cache = new DedupCache({ lifetimeMs: 1000, now: () => now });
+    cache.begin('k');
+    cache.complete('k', Buffer.from('old'));
+    now = 1000;
+    expect(cache.begin('k')).toEqual({ seen: false });
+    now = 1500;
+    cache.begin('other');
+    expect(cache.begin('k')).toEqual({ seen: true, reply: undefined });
+    now = 2000;
+    expect(cache.begin('k')).toEqual({ seen: false });
+  });
+
+  it('keeps at most maxEntries, dropping the oldest first', () => {
+    const cache = new DedupCache({ maxEntries: 100 });
+    for (let i = 0; i < 1000; i++) cache.begin(`k${i}`);
+    expect(cache.size).toBe(100);
+    expect(cache.begin('k999')).toEqual({ seen: true, reply: undefined });
+    expect(cache.begin('k0')).toEqual({ seen: false });
+  });
+
+  it('keeps at most maxBytes of replies', () => {
+    const cache = new DedupCache({ maxBytes: 10_000 });
+    for (let i = 0; i < 100; i++) {
+      cache.begin(`k${i}`);
+      cache.complete(`k${i}`, Buffer.alloc(1000));
+    }
+    expect(cache.size).toBe(10);
+    expect(cache.begin('k99')).toEqual({ seen: true, reply: Buffer.alloc(1000) });
+  });
+});
