@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Executer } from '../../executer/index.js';
+import { Pinger } from '../../pinger/index.js';
+import { ResourceDirectory } from '../../rd/index.js';
+import { CoapClient } from '../../src/coap/client.js';
+import { parseConfig } from '../../src/config.js';
+import { EventBus, type DeviceEventName } from '../../src/events.js';
+import { silentLogger } from '../../src/log.js';
+import { Store } from '../../src/store/index.js';
+import { Thing } from '../../src/thing/index.js';
+import { waitFor } from '../helpers/wait.js';
+
+const log = silentLogger();
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+describe('Executer and Pinger over a real RD', () => {
+  it('follow a device that goes silent and comes back at a new address', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'workers-rd-'));
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const store = new Store({ file: path.join(dir, 'gateway.db') });
+    cleanup.push(() => store.close());
+    const bus = new EventBus();
+    const events: DeviceEventName[] = [];
+    for (const name of ['device.registered', 'device.updated', 'device.online', 'device.offline'] as const) {
+      bus.on(name, () => events.push(name));
+    }
+    const client = new CoapClient({ log, bind: '127.0.0.1' });
+    cleanup.push(() => client.close());
+    const config = parseConfig({});
+    const rd = new ResourceDirectory({
+      store,
+      bus,
+      log,
+      config: config.rd,
+      coap: { bind: '127.0.0.1', port: 0 },
+      client,
+    });
+    await rd.start();
+    cleanup.push(() => rd.stop());
+    const executer = new Executer({ store, log, config: config.executer, client });
+    await executer.start();
+    cleanup.push(() => executer.stop());
+    const pingerConfig = { ...config.pinger, intervalSeconds: 0.1, timeoutMs: 200, missesBeforeOffline: 2 };
+    const pinger = new Pinger({ store, bus, log, config: pingerConfig, client });
+    await pinger.start();
+    cleanup.push(() => pinger.stop());
+
+    const rdAddress = { host: '127.0.0.1', port: rd.address().port };
+    const startThing = async (): Promise<Thing> => {
+      const thing = new Thing({ log, name: 'mover', sensorIntervalMs: 0, rd: rdAddress });
+      cleanup.push(() => thing.stop());
+      const registered = new Promise((resolve) => thing.once('registered', resolve));
+      await thing.start();
+      await registered;
+      return thing;
+    };
+
+    const first = await startThing();
+    const device = store.devices.findByEndpoint(null, 'mover')!;
+    expect(device.port).toBe(first.address().port);
+    const get = () => executer.execute({ device: device.id, method: 'GET', path: '/sensors/temp', timeout: 2000 });
+    expect((await get()).ok).toBe(true);
+
+    await first.goSilent();
+    await waitFor(() => events.includes('device.offline'), { what: 'device.offline' });
+    const refused = await get();
+    expect(refused.ok ? undefined : refused.error.code).toBe('device_offline');
+
+    // The device reboots on another port and registers again (RFC 9176 §5.3: same ep, new base).
+    const second = await startThing();
+    expect(second.address().port).not.toBe(first.address().port);
+    await waitFor(() => store.devices.get(device.id)?.status === 'online', { what: 'back online' });
+    expect(store.devices.get(device.id)?.port).toBe(second.address().port);
+    const reply = await get();
+    expect(reply.ok).toBe(true);
+    expect(second.stats.requests).toBe(1);
+    expect(events.filter((e) => e === 'device.offline')).toHaveLength(1);
+    expect(events.filter((e) => e === 'device.online')).toHaveLength(1);
+  });
+});
