@@ -81,6 +81,8 @@ export class ObservationStream implements Observation {
     }
     this.state = 'cancelling';
     const attempt = new AbortController();
+    // close() of the client ends a deregistration in flight too.
+    this.lifetime.signal.addEventListener('abort', () => attempt.abort(), { once: true });
     const timer = setTimeout(() => attempt.abort(), this.options.timeoutMs);
     const answered = new Promise<void>((resolve) => (this.deregistered = resolve));
     const gaveUp = new Promise<void>((resolve) =>

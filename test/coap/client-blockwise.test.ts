@@ -6,23 +6,18 @@ import type { Message } from '../../src/coap/message.js';
 import { blockSize, decodeBlock, encodeBlock, findOption, OptionNumber, uintOption } from '../../src/coap/options.js';
 import { CoapTimeoutError } from '../../src/coap/types.js';
 import { silentLogger } from '../../src/log.js';
-import { RawPeer } from './raw-peer.js';
+import { rawPeerPool } from './raw-peer.js';
 
 const timing = { ackTimeoutMs: 100 };
 const body = (length: number): Buffer => Buffer.from(Array.from({ length }, (_, i) => 65 + (i % 50)));
 let client: CoapClient;
-const peers: RawPeer[] = [];
+const pool = rawPeerPool();
+const rawPeer = pool.start;
 
 afterEach(async () => {
   await client?.close();
-  await Promise.all(peers.splice(0).map((peer) => peer.close()));
+  await pool.closeAll();
 });
-
-async function rawPeer(onMessage: ConstructorParameters<typeof RawPeer>[0]): Promise<RawPeer> {
-  const peer = await new RawPeer(onMessage).start();
-  peers.push(peer);
-  return peer;
-}
 
 const ack = (
   request: Message,

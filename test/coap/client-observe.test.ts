@@ -9,18 +9,13 @@ import type { CoapReply } from '../../src/coap/types.js';
 import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers/wait.js';
 import { startLibcoapServer, type LibcoapServer } from './libcoap.js';
-import { empty, RawPeer } from './raw-peer.js';
+import { empty, rawPeerPool } from './raw-peer.js';
 
 const timing = { ackTimeoutMs: 100 };
 let libcoap: LibcoapServer;
 let client: CoapClient;
-const peers: RawPeer[] = [];
-
-async function rawPeer(onMessage?: ConstructorParameters<typeof RawPeer>[0]): Promise<RawPeer> {
-  const peer = await new RawPeer(onMessage).start();
-  peers.push(peer);
-  return peer;
-}
+const pool = rawPeerPool();
+const rawPeer = pool.start;
 
 beforeAll(async () => {
   libcoap = await startLibcoapServer();
@@ -30,7 +25,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await client?.close();
-  await Promise.all(peers.splice(0).map((peer) => peer.close()));
+  await pool.closeAll();
 });
 
 const notification = (

@@ -5,19 +5,14 @@ import { CoapResetError, CoapTimeoutError, CoapTransportError } from '../../src/
 import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers/wait.js';
 import { startLibcoapServer, type LibcoapServer } from './libcoap.js';
-import { empty, RawPeer } from './raw-peer.js';
+import { empty, rawPeerPool } from './raw-peer.js';
 
 // Short retransmission timers keep the timeout cases quick; the logic is the same as with RFC defaults.
 const timing = { ackTimeoutMs: 100 };
 let libcoap: LibcoapServer;
 let client: CoapClient;
-const peers: RawPeer[] = [];
-
-async function rawPeer(onMessage?: ConstructorParameters<typeof RawPeer>[0]): Promise<RawPeer> {
-  const peer = await new RawPeer(onMessage).start();
-  peers.push(peer);
-  return peer;
-}
+const pool = rawPeerPool();
+const rawPeer = pool.start;
 
 beforeAll(async () => {
   libcoap = await startLibcoapServer(['-d', '10']);
@@ -27,7 +22,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await client?.close();
-  await Promise.all(peers.splice(0).map((peer) => peer.close()));
+  await pool.closeAll();
 });
 
 describe('CoapClient.request against libcoap coap-server-notls', () => {
@@ -129,10 +124,10 @@ describe('CoapClient.request deadlines and message layer', () => {
   });
 
   it('rejects with CoapResetError when the peer answers Reset', async () => {
-    await rawPeer((message, peer) => peer.send(empty('RST', message.messageId)));
+    const resetting = await rawPeer((message, peer) => peer.send(empty('RST', message.messageId)));
     client = new CoapClient({ log: silentLogger(), timing });
     await expect(
-      client.request({ host: '127.0.0.1', port: peers[0]!.port, method: 'GET', path: '/', timeoutMs: 5000 }),
+      client.request({ host: '127.0.0.1', port: resetting.port, method: 'GET', path: '/', timeoutMs: 5000 }),
     ).rejects.toBeInstanceOf(CoapResetError);
   });
 
