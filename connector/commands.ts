@@ -33,6 +33,7 @@ export class CommandRunner {
   handle(frame: CommandFrame, reply: Reply): void {
     const cached = this.done.get(frame.id);
     if (cached !== undefined) {
+      this.remember(cached);
       reply(cached);
       return;
     }
@@ -95,7 +96,9 @@ export class CommandRunner {
     return Promise.race([executed, guard]).finally(() => clearTimeout(timer));
   }
 
+  /** Least recently used first out: a Map iterates in insertion order, so a hit is re-inserted. */
   private remember(result: ResultFrame): void {
+    this.done.delete(result.id);
     this.done.set(result.id, result);
     if (this.done.size > this.cacheSize) this.done.delete(this.done.keys().next().value!);
   }

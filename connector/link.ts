@@ -25,6 +25,7 @@ export class Link {
   private heartbeat: NodeJS.Timeout | undefined;
   private pongPending = false;
   private closed = false;
+  private lastError = '';
 
   constructor(
     url: string,
@@ -35,8 +36,11 @@ export class Link {
     this.socket.on('open', () => listener.open());
     this.socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     this.socket.on('pong', () => (this.pongPending = false));
-    // 'close' always follows 'error' in ws; the error only explains it.
-    this.socket.on('error', (err) => this.log.debug({ err: err.message }, 'platform link error'));
+    // 'close' always follows 'error' in ws; the error only explains it (refused, DNS, HTTP 404 on upgrade).
+    this.socket.on('error', (err) => {
+      this.lastError = err.message;
+      this.log.debug({ err: err.message }, 'platform link error');
+    });
     this.socket.on('close', (code, reason) => this.onClose(code, reason.toString()));
   }
 
@@ -99,6 +103,6 @@ export class Link {
     this.stopHeartbeat();
     if (this.closed) return;
     this.closed = true;
-    this.listener.close(code, reason);
+    this.listener.close(code, reason || this.lastError);
   }
 }
