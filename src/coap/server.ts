@@ -1,9 +1,10 @@
 import dgram, { type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import type { Logger } from '../log.js';
 import { Block1Assembler } from './block.js';
 import { DedupCache } from './dedup-cache.js';
 import { encodeDatagram } from './encoder.js';
+import { bindSocket, openGroupSocket } from './group-socket.js';
 import { decodeMessage, type Message, type MessageType } from './message.js';
 import { encodeUint, OptionNumber, szxFor } from './options.js';
 import { peerOf } from './peer.js';
@@ -92,8 +93,11 @@ export class CoapServer {
     );
     socket.on('error', (err) => this.options.log.warn({ err }, 'coap socket error'));
     const { port } = socket.address();
-    for (const { group, interface: iface } of groups) {
-      this.groupSockets.push(await this.joinGroup(group, port, iface));
+    for (const group of new Set(groups.map((g) => g.group))) {
+      const interfaces = groups.filter((g) => g.group === group).map((g) => g.interface);
+      const onMessage = (data: Buffer, remote: RemoteInfo): void => this.receive(data, remote, true);
+      const joined = await openGroupSocket(group, interfaces, port, this.options.log, onMessage);
+      if (joined !== undefined) this.groupSockets.push(joined);
     }
     const address = this.address();
     this.options.log.info({ ...address, groups: groups.map((g) => g.group) }, 'coap server listening');
@@ -115,15 +119,6 @@ export class CoapServer {
     this.dedup.clear();
     this.block1.clear();
     await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
-  }
-
-  private async joinGroup(group: string, port: number, iface: string | undefined): Promise<Socket> {
-    const socket = dgram.createSocket({ type: isIPv6(group) ? 'udp6' : 'udp4', reuseAddr: true });
-    socket.on('error', (err) => this.options.log.warn({ err, group }, 'coap multicast socket error'));
-    await bindSocket(socket, port, group);
-    socket.addMembership(group, iface);
-    socket.on('message', (data, remote) => this.receive(data, remote, true));
-    return socket;
   }
 
   private defer(data: Buffer, remote: RemoteInfo): void {
@@ -267,16 +262,6 @@ function errorResponse(err: CoapError): WireResponse {
 
 function resetFor(messageId: number): Buffer {
   return encodeDatagram({ type: 'RST', code: '0.00', messageId, token: EMPTY, options: [], payload: EMPTY });
-}
-
-function bindSocket(socket: Socket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind({ port, address, exclusive: true }, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 /** Bursts of thousands of requests must not overflow the kernel's default ~200 KB receive queue. */

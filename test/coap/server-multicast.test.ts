@@ -41,4 +41,14 @@ describe('CoapServer multicast (RFC 7252 §8)', () => {
     expect((await unicast.reply({ messageId: 3 })).code).toBe('4.04');
     expect(seen.at(-1)?.multicast).toBe(false);
   });
+
+  it('still serves unicast when a group cannot be joined (IPv6 link-local group without a zone)', async () => {
+    fixture = await startServer(() => ({ code: '2.05', payload: 'up' }), {
+      multicastGroups: [{ group: 'ff02::fd' }, { group: GROUP, interface: '127.0.0.1' }],
+    });
+    const unicast = await fixture.peer();
+    await unicast.send({ confirmable: true, code: 'GET', messageId: 1 });
+    expect((await unicast.reply({ messageId: 1 })).payload.toString()).toBe('up');
+    expect(fixture.logLines.filter((line) => line.includes('cannot join multicast group'))).toHaveLength(1);
+  });
 });
