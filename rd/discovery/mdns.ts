@@ -120,7 +120,11 @@ export class MdnsService {
         this.srvByInstance.set(record.name, { target: record.data.target, port: record.data.port });
         instances.add(record.name);
       }
-      if (record.type === 'A' || record.type === 'AAAA') this.addressByHost.set(record.name, record.data);
+      if (record.type === 'A' || record.type === 'AAAA') {
+        this.addressByHost.set(record.name, record.data);
+        // An address answers an earlier SRV: resolve the instances that were waiting for it.
+        for (const [instance, srv] of this.srvByInstance) if (srv.target === record.name) instances.add(instance);
+      }
       if (record.type === 'TXT' && txtStrings(record.data).some((item) => item.startsWith('rt=core.rd'))) {
         // Another directory: not a thing to query (RFC 9176 §4).
         instances.delete(record.name);
