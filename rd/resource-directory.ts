@@ -83,6 +83,7 @@ export class ResourceDirectory {
     this.sweeper.stop();
     await this.simple.drain();
     await this.server.close();
+    this.directory.flush();
   }
 
   address(): { address: string; port: number } {

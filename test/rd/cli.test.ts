@@ -31,6 +31,7 @@ beforeAll(() => {
     directory.register(input('node1', 'temperature'), { host: '127.0.0.1', port: 5001 }, 'registration').deviceId,
     directory.register(input('node2', 'light'), { host: '::1', port: 5002 }, 'registration').deviceId,
   ];
+  directory.flush();
   store.close();
 });
 afterAll(() => {
