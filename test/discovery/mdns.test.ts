@@ -60,7 +60,8 @@ describe.skipIf(problem !== undefined)('mDNS (RFC 6762, DNS-SD RFC 6763) on loop
     const instance = await waitFor(
       () => {
         browser.query([{ name: '_coap._udp.local', type: 'PTR' }]);
-        return records.find((r) => r.type === 'PTR' && r.name === '_coap._udp.local')?.data as string | undefined;
+        const ptr = records.find((r) => r.type === 'PTR' && r.name === '_coap._udp.local');
+        return ptr?.type === 'PTR' ? ptr.data : undefined;
       },
       { intervalMs: 200, what: 'PTR answer' },
     );
