@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CoapClient } from '../../src/coap/client.js';
 import type { Message } from '../../src/coap/message.js';
 import { isFresher } from '../../src/coap/observation.js';
-import { encodeUint, OptionNumber, uintOption } from '../../src/coap/options.js';
+import { decodeBlock, encodeBlock, encodeUint, findOption, OptionNumber, uintOption } from '../../src/coap/options.js';
 import type { CoapReply } from '../../src/coap/types.js';
 import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers/wait.js';
@@ -165,6 +165,30 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
     expect(seen[1]!.maxAge).toBe(30);
     const request = device.received[0]!;
     expect(uintOption(request.options, OptionNumber.observe)).toBe(0);
+  });
+
+  it('completes a notification that carries Block2 with GETs without Observe (RFC 7959 §2.6)', async () => {
+    const representation = Buffer.from('0123456789'.repeat(10));
+    const device = await rawPeer((message, peer) => {
+      const requested = findOption(message.options, OptionNumber.block2);
+      const num = requested === undefined ? 0 : decodeBlock(requested).num;
+      const block = { num, more: num === 0, szx: 2 };
+      const options: Message['options'] = [{ number: OptionNumber.block2, value: encodeBlock(block) }];
+      if (requested === undefined) options.push(notification(message, 1, '').options[0]!);
+      const payload = representation.subarray(num * 64, num * 64 + 64);
+      peer.send({ type: 'ACK', code: '2.05', messageId: message.messageId, token: message.token, options, payload });
+    });
+    client = new CoapClient({ log: silentLogger(), timing });
+    const seen: CoapReply[] = [];
+    client.observe({ host: '127.0.0.1', port: device.port, method: 'GET', path: '/big', timeoutMs: 5000 }, (reply) =>
+      seen.push(reply),
+    );
+    await waitFor(() => seen.length === 1, { what: 'the assembled notification' });
+    expect(seen[0]!.payload.equals(representation)).toBe(true);
+    expect(seen[0]!.observe).toBe(1);
+    const [registration, follow] = device.received;
+    expect(uintOption(follow!.options, OptionNumber.observe)).toBeUndefined();
+    expect(follow!.token.equals(registration!.token)).toBe(false);
   });
 
   it('resets a notification whose token it does not know (§3.6)', async () => {

@@ -74,6 +74,13 @@ describe('CoapClient.request against libcoap coap-server-notls', () => {
     expect(reply.code).toBe('2.05');
   });
 
+  it('works from an IPv4-only socket when bound to an IPv4 address', async () => {
+    client = new CoapClient({ log: silentLogger(), bind: '127.0.0.1' });
+    expect((await client.address()).family).toBe('IPv4');
+    const reply = await client.request({ host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/' });
+    expect(reply.code).toBe('2.05');
+  });
+
   it('reaches ::1 as well as 127.0.0.1', async () => {
     const v6 = await startLibcoapServerOnV6();
     client = new CoapClient({ log: silentLogger() });
