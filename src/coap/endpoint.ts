@@ -155,7 +155,9 @@ export class Endpoint {
     await new Promise<void>((resolve, reject) => {
       this.socket.send(datagram, peer.port, address, (error) =>
         error
-          ? reject(new CoapTransportError(`cannot send to ${peer.address}:${peer.port}: ${error.message}`))
+          ? reject(
+              new CoapTransportError(`cannot send to ${peer.address}:${peer.port}: ${error.message}`, { cause: error }),
+            )
           : resolve(),
       );
     });
