@@ -57,20 +57,21 @@ describe.skipIf(problem !== undefined)('mDNS (RFC 6762, DNS-SD RFC 6763) on loop
     const browser = peer(options);
     const records: Answer[] = [];
     browser.on('response', (response) => records.push(...response.answers, ...response.additionals));
+    const data = (type: Answer['type'], name: string): unknown => {
+      const record = records.find((r) => r.type === type && r.name === name);
+      return record && 'data' in record ? record.data : undefined;
+    };
     const instance = await waitFor(
       () => {
         browser.query([{ name: '_coap._udp.local', type: 'PTR' }]);
-        const ptr = records.find((r) => r.type === 'PTR' && r.name === '_coap._udp.local');
-        return ptr?.type === 'PTR' ? ptr.data : undefined;
+        return data('PTR', '_coap._udp.local') as string | undefined;
       },
       { intervalMs: 200, what: 'PTR answer' },
     );
-    const srv = records.find((r) => r.type === 'SRV' && r.name === instance);
-    expect(srv?.data).toMatchObject({ port: 5999 });
-    const txt = records.find((r) => r.type === 'TXT' && r.name === instance);
-    expect((txt?.data as Buffer[]).map(String)).toEqual(['rt=core.rd']);
-    const target = (srv?.data as { target: string }).target;
-    expect(records.find((r) => r.type === 'A' && r.name === target)?.data).toBe(LOOPBACK);
+    const srv = data('SRV', instance) as { target: string; port: number };
+    expect(srv).toMatchObject({ port: 5999 });
+    expect((data('TXT', instance) as Buffer[]).map(String)).toEqual(['rt=core.rd']);
+    expect(data('A', srv.target)).toBe(LOOPBACK);
   });
 
   it('browses _coap._udp, resolves PTR → SRV → A one query at a time, and queries the thing for its links', async () => {
