@@ -1,5 +1,5 @@
 import { formatLink } from '../src/coap/link-format.js';
-import type { CoapRequest, CoapResponse } from '../src/coap/types.js';
+import { notFound, type CoapRequest, type CoapResponse } from '../src/coap/types.js';
 import type { Link } from '../src/store/types.js';
 import { linkFormat } from './lookup.js';
 import { compileCriterion } from './match.js';
@@ -23,5 +23,7 @@ export function wellKnownCore(request: CoapRequest): CoapResponse {
   const links = INTERFACES.filter((link) =>
     criteria.every((c) => c.test(c.name === 'href' ? link.href : link.attrs[c.name])),
   );
+  // RFC 6690 §4.1: a multicast query that matches nothing gets no answer (the server drops 4.xx to multicast).
+  if (links.length === 0 && request.multicast) throw notFound();
   return linkFormat(links.map(formatLink));
 }
