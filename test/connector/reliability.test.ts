@@ -111,8 +111,7 @@ async function deviceIdOf(hubPort: number, ep: string): Promise<string> {
   return waitFor(
     async () => {
       const { body } = await hubApi(hubPort, 'GET', '/v1/devices');
-      const devices = (body.devices ?? body.data ?? body) as { id: string; ep: string | null }[];
-      return Array.isArray(devices) ? devices.find((d) => d.ep === ep)?.id : undefined;
+      return (body.devices as { id: string; ep: string | null }[]).find((d) => d.ep === ep)?.id;
     },
     { what: `device ${ep} at the hub` },
   );
