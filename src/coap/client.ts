@@ -30,9 +30,12 @@ export interface CoapClientOptions {
 
 /** Turns the caller's view of a request into options (RFC 7252 §5.10) and the method code. */
 export function outgoingRequest(options: CoapRequestOptions): OutgoingRequest {
+  // A path typed with its query (`/a?x=1&y`) is split as RFC 7252 §6.4 splits a URI.
+  const [path = '', inlineQuery] = options.path.split(/\?(.*)/s, 2);
+  const query = [...(inlineQuery ? inlineQuery.split('&').map(decodeURIComponent) : []), ...(options.query ?? [])];
   const list: CoapOption[] = [
-    ...stringOptions(OptionNumber.uriPath, pathSegments(options.path)),
-    ...stringOptions(OptionNumber.uriQuery, options.query ?? []),
+    ...stringOptions(OptionNumber.uriPath, pathSegments(path)),
+    ...stringOptions(OptionNumber.uriQuery, query),
   ];
   if (options.contentFormat !== undefined) {
     list.push({ number: OptionNumber.contentFormat, value: encodeUint(options.contentFormat) });

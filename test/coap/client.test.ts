@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CoapClient } from '../../src/coap/client.js';
+import { CoapClient, outgoingRequest } from '../../src/coap/client.js';
 import { OptionNumber } from '../../src/coap/options.js';
 import { CoapResetError, CoapTimeoutError, CoapTransportError } from '../../src/coap/types.js';
 import { silentLogger } from '../../src/log.js';
@@ -273,6 +273,20 @@ describe('CoapClient.request deadlines and message layer', () => {
     expect(request!.options.find((o) => o.number === OptionNumber.contentFormat)!.value).toEqual(Buffer.from([50]));
     expect(request!.options.find((o) => o.number === OptionNumber.accept)!.value).toEqual(Buffer.from([60]));
     expect(request!.token.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('splits a query written into the path (RFC 7252 §6.4)', () => {
+    const request = outgoingRequest({
+      host: 'h',
+      port: 1,
+      method: 'GET',
+      path: '/rd-lookup/res?rt=temp&href=%2Fa',
+      query: ['x'],
+    });
+    const strings = (number: number) =>
+      request.options.filter((o) => o.number === number).map((o) => o.value.toString());
+    expect(strings(OptionNumber.uriPath)).toEqual(['rd-lookup', 'res']);
+    expect(strings(OptionNumber.uriQuery)).toEqual(['rt=temp', 'href=/a', 'x']);
   });
 });
 
