@@ -35,6 +35,9 @@ export interface RegistrationChange {
 
 export type DiscoveredResult = { ok: true; deviceId: string } | { ok: false; error: string };
 
+/** The longest a change waits for its commit. */
+const GROUP_COMMIT_MS = 5;
+
 /** How long a client should wait before retrying when the directory is full (RFC 9176 §5.3: 5.03 + Max-Age). */
 const FULL_RETRY_SECONDS = 60;
 
@@ -50,7 +53,7 @@ const FULL_RETRY_SECONDS = 60;
  */
 export class Directory {
   private readonly index = new EndpointIndex();
-  private commitScheduled: NodeJS.Immediate | undefined;
+  private commitScheduled: NodeJS.Timeout | undefined;
   /** One change, all or nothing (a savepoint inside the turn's transaction); built once, not per call. */
   private readonly atomic: <T>(change: () => T) => T;
 
@@ -232,22 +235,22 @@ export class Directory {
 
   /** Commits the writes of the current turn now (stop() calls it before the store closes). */
   flush(): void {
-    clearImmediate(this.commitScheduled);
+    clearTimeout(this.commitScheduled);
     this.commitScheduled = undefined;
     if (this.store.db.inTransaction) this.store.db.exec('COMMIT');
   }
 
   /**
-   * Group commit: every write of one event-loop turn joins one SQLite transaction, committed right
-   * after the turn. A commit costs far more than the rows it carries, so a burst of registrations
-   * costs about one commit per datagram batch instead of one per registration. The price: a crash
-   * in the same millisecond loses registrations already answered; their devices re-register on the
-   * 4.04 of their next update (RFC 9176 §5.3.1).
+   * Group commit: the writes of a few milliseconds join one SQLite transaction. A commit costs far
+   * more than the rows it carries (about 80 µs here, against a few µs per row), and at thousands of
+   * registrations per second datagrams arrive one per event-loop turn, so a per-turn commit would
+   * still be one per registration. The price: a crash within GROUP_COMMIT_MS loses registrations
+   * already answered; those devices re-register on the 4.04 of their next update (RFC 9176 §5.3.1).
    */
   private write<T>(change: () => T): T {
     if (!this.store.db.inTransaction) {
       this.store.db.exec('BEGIN');
-      this.commitScheduled = setImmediate(() => this.flush());
+      this.commitScheduled = setTimeout(() => this.flush(), GROUP_COMMIT_MS);
     }
     return this.atomic(change);
   }

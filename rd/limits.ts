@@ -14,6 +14,8 @@ const RATE_RETRY_SECONDS = 1;
  */
 export class Limits {
   private readonly allowed = new BlockList();
+  /** The default list admits everyone: then no address needs parsing. */
+  private readonly allowAll: boolean;
   private readonly perSecond: number;
   private readonly counts = new Map<string, number>();
   private windowEnd = 0;
@@ -31,6 +33,7 @@ export class Limits {
         throw new Error(`rd.limits.allowedNetworks: '${cidr}' is not a CIDR network`);
       }
     }
+    this.allowAll = config.allowedNetworks.includes('0.0.0.0/0') && config.allowedNetworks.includes('::/0');
     this.perSecond = config.requestsPerSecondPerSource;
   }
 
@@ -52,6 +55,7 @@ export class Limits {
 
   /** Registration, update, removal and group changes come only from allowed networks. */
   mayChange(peer: Peer): void {
+    if (this.allowAll) return;
     const family = isIPv4(peer.address) ? 'ipv4' : 'ipv6';
     if (this.allowed.check(peer.address, family)) return;
     this.log.warn({ source: peer.address }, 'change refused: source network not allowed');
