@@ -4,7 +4,7 @@ import { OptionNumber } from '../../src/coap/options.js';
 import { CoapResetError, CoapTimeoutError, CoapTransportError } from '../../src/coap/types.js';
 import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers/wait.js';
-import { startLibcoapServer, type LibcoapServer } from './libcoap.js';
+import { freeUdpPort, startLibcoapServer, type LibcoapServer } from './libcoap.js';
 import { empty, rawPeerPool } from './raw-peer.js';
 
 // Short retransmission timers keep the timeout cases quick; the logic is the same as with RFC defaults.
@@ -82,7 +82,7 @@ describe('CoapClient.request against libcoap coap-server-notls', () => {
   });
 
   it('reaches ::1 as well as 127.0.0.1', async () => {
-    const v6 = await startLibcoapServerOnV6();
+    const v6 = await startLibcoapServer([], '::1');
     client = new CoapClient({ log: silentLogger() });
     try {
       const reply = await client.request({ host: '::1', port: v6.port, method: 'GET', path: '/' });
@@ -93,24 +93,6 @@ describe('CoapClient.request against libcoap coap-server-notls', () => {
     }
   });
 });
-
-async function startLibcoapServerOnV6(): Promise<LibcoapServer> {
-  // -A takes the last occurrence; the helper's probe pings 127.0.0.1, so probe ::1 here instead.
-  const { spawn } = await import('node:child_process');
-  const { freeUdpPort } = await import('./libcoap.js');
-  const port = await freeUdpPort();
-  const child = spawn('coap-server-notls', ['-A', '::1', '-p', String(port), '-v', '0'], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const probe = new CoapClient({ log: silentLogger(), timing });
-  await waitFor(() => probe.ping('::1', port, 500), { what: 'coap-server-notls on ::1' }).finally(() => probe.close());
-  return {
-    port,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 describe('CoapClient.request deadlines and message layer', () => {
   it('rejects with CoapTimeoutError at the deadline when nobody answers', async () => {
@@ -309,6 +291,10 @@ describe('CoapClient.ping', () => {
     expect(await client.ping('0.0.0.0', 0, 300)).toBe(false);
     expect(await client.ping('ff02::1%nonexistent0', 5683, 300)).toBe(false);
     expect(await client.ping('host.invalid', 5683, 300)).toBe(false);
+    // Nothing listens there: the ICMP port-unreachable must neither crash nor throw.
+    const closedPort = await freeUdpPort();
+    expect(await client.ping('127.0.0.1', closedPort, 300)).toBe(false);
+    expect(await client.ping('::1', closedPort, 300)).toBe(false);
   });
 
   it('runs many concurrent pings to different peers', async () => {

@@ -18,17 +18,17 @@ export interface LibcoapServer {
   stop(): Promise<void>;
 }
 
-/** Starts libcoap's `coap-server-notls` on 127.0.0.1 and waits until it answers pings. */
-export async function startLibcoapServer(extraArgs: string[] = []): Promise<LibcoapServer> {
+/** Starts libcoap's `coap-server-notls` on `address` (loopback) and waits until it answers pings there. */
+export async function startLibcoapServer(extraArgs: string[] = [], address = '127.0.0.1'): Promise<LibcoapServer> {
   for (let attempt = 0; ; attempt++) {
     const port = await freeUdpPort();
-    const child = spawn('coap-server-notls', ['-A', '127.0.0.1', '-p', String(port), '-v', '0', ...extraArgs], {
+    const child = spawn('coap-server-notls', ['-A', address, '-p', String(port), '-v', '0', ...extraArgs], {
       stdio: 'ignore',
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const probe = new CoapClient({ log: silentLogger(), timing: { ackTimeoutMs: 100 } });
     try {
-      await waitFor(() => child.exitCode === null && probe.ping('127.0.0.1', port, 500), {
+      await waitFor(() => child.exitCode === null && probe.ping(address, port, 500), {
         timeoutMs: 5000,
         what: 'coap-server-notls',
       });
