@@ -1,4 +1,11 @@
-import { CoapError, notFound, type CoapMethod, type CoapRequest, type CoapResponse } from '../src/coap/types.js';
+import {
+  CoapError,
+  ContentFormat,
+  notFound,
+  type CoapMethod,
+  type CoapRequest,
+  type CoapResponse,
+} from '../src/coap/types.js';
 
 /** A handler of one route; `id` is the second path segment of `/rd/<id>` and `/rd-group/<id>`. */
 export type RouteHandler = (request: CoapRequest, id: string) => CoapResponse | Promise<CoapResponse>;
@@ -10,7 +17,7 @@ const COLLECTIONS = new Set(['rd', 'rd-group']);
 
 /**
  * Dispatches by path, then method: an unknown path is 4.04, a known path with another method 4.05
- * (RFC 7252 §5.9.2.6). Route keys are paths, with `:id` standing for a member of a collection.
+ * (RFC 7252 §5.9.2.6). Changes pass `beforeChange` (the allowed networks) first. Route keys are paths, with `:id` standing for a member of a collection.
  */
 export class Router {
   constructor(
@@ -23,6 +30,10 @@ export class Router {
     if (!methods) throw notFound();
     const handler = methods[request.method];
     if (!handler) throw new CoapError('4.05');
+    // Every GET resource of the RD serves link-format only: another Accept is 4.06 (RFC 7252 §5.10.4).
+    if (request.method === 'GET' && request.accept !== undefined && request.accept !== ContentFormat.linkFormat) {
+      throw new CoapError('4.06', 'only application/link-format (40)');
+    }
     if (request.method !== 'GET') this.beforeChange(request);
     return handler(request, request.path[1] ?? '');
   };

@@ -67,6 +67,12 @@ describe('bad input (issue 2)', () => {
     expect((await post('/rd?ep=maxlt&lt=4294967295')).code).toBe('2.01');
   });
 
+  it('a lookup asking for another format than link-format is 4.06; Accept 40 is fine', async () => {
+    expect((await client.request({ method: 'GET', uri: '/rd-lookup/res', accept: 50 })).code).toBe('4.06');
+    expect((await client.request({ method: 'GET', uri: '/.well-known/core', accept: 0 })).code).toBe('4.06');
+    expect((await client.request({ method: 'GET', uri: '/rd-lookup/ep', accept: 40 })).code).toBe('2.05');
+  });
+
   it('an unknown path is 4.04', async () => {
     for (const uri of ['/nothing', '/rd/a/b', '/rd-lookup', '/rd-lookup/xyz', '/.well-known/other']) {
       expect((await client.request({ method: 'GET', uri })).code, uri).toBe('4.04');

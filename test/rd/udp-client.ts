@@ -9,6 +9,7 @@ export interface TestRequest {
   uri: string;
   payload?: string;
   contentFormat?: number;
+  accept?: number;
 }
 
 export interface TestReply {
@@ -79,6 +80,7 @@ export class TestClient {
       options.push({ name: 'Uri-Path', value: Buffer.from(segment) });
     if (req.contentFormat !== undefined) options.push({ name: 'Content-Format', value: uint(req.contentFormat) });
     for (const item of query ? query.split('&') : []) options.push({ name: 'Uri-Query', value: Buffer.from(item) });
+    if (req.accept !== undefined) options.push({ name: 'Accept', value: uint(req.accept) });
     const token = randomBytes(4);
     this.messageId = (this.messageId + 1) & 0xffff;
     const datagram = generate({
