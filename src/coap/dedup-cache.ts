@@ -4,7 +4,7 @@ export const EXCHANGE_LIFETIME_MS = 247_000;
 export interface DedupCacheOptions {
   /** Entries kept at most; the oldest goes first (FIFO). */
   maxEntries?: number;
-  /** Encoded response bytes kept at most, summed over entries. */
+  /** Size of the byte ring the encoded replies are copied into. */
   maxBytes?: number;
   lifetimeMs?: number;
   now?: () => number;
@@ -12,11 +12,6 @@ export interface DedupCacheOptions {
 
 /** What `begin` found for a message: a new exchange, one still being handled, or the reply sent before. */
 export type DedupState = { seen: false } | { seen: true; reply: Buffer | undefined };
-
-interface Entry {
-  reply: Buffer | undefined;
-  expires: number;
-}
 
 const NEW: DedupState = { seen: false };
 const PENDING: DedupState = { seen: true, reply: undefined };
@@ -26,76 +21,98 @@ const PENDING: DedupState = { seen: true, reply: undefined };
  * Bounded by entry count, bytes and time, so a flood costs a fixed amount of memory: the `coap`
  * package's unbounded cache reached 1.1 GB in 10 s at 22k requests/s (issue 2). Past the bounds an
  * old retransmission is executed again, which RD requests tolerate (registration replaces, lookup reads).
+ *
+ * Entries live in typed-array rings and replies are copied into one byte ring, so the only
+ * per-message objects are the key string and its Map slot: nothing else survives into V8's old
+ * space, which under load is what makes the heap (and RSS) grow.
  */
 export class DedupCache {
-  private readonly entries = new Map<string, Entry>();
-  /** Insertion order as a ring (a Map iterated from its start after many deletes walks their holes). */
-  private readonly ringKeys: Array<string | undefined>;
-  private readonly ringEntries: Array<Entry | undefined>;
+  private readonly slots = new Map<string, number>();
+  private readonly keys: Array<string | undefined>;
+  private readonly expires: Float64Array;
+  /** Where a slot's reply starts in the byte ring, and how long it is (-1: none yet). */
+  private readonly offsets: Int32Array;
+  private readonly lengths: Int32Array;
+  /** Bytes ever written to the ring when the slot's reply was written: older than one ring size means overwritten. */
+  private readonly writtenAt: Float64Array;
+  private readonly bytes: Buffer;
+  private writeOffset = 0;
+  private written = 0;
   private head = 0;
   private count = 0;
-  private readonly maxBytes: number;
   private readonly lifetimeMs: number;
   private readonly now: () => number;
-  private bytes = 0;
 
   constructor(options: DedupCacheOptions = {}) {
-    const maxEntries = options.maxEntries ?? 20_000;
-    this.ringKeys = new Array<string | undefined>(maxEntries);
-    this.ringEntries = new Array<Entry | undefined>(maxEntries);
-    this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+    const maxEntries = options.maxEntries ?? 32_768;
+    this.keys = new Array<string | undefined>(maxEntries);
+    this.expires = new Float64Array(maxEntries);
+    this.offsets = new Int32Array(maxEntries);
+    this.lengths = new Int32Array(maxEntries);
+    this.writtenAt = new Float64Array(maxEntries);
+    this.bytes = Buffer.allocUnsafeSlow(options.maxBytes ?? 8 * 1024 * 1024);
     this.lifetimeMs = options.lifetimeMs ?? EXCHANGE_LIFETIME_MS;
     this.now = options.now ?? Date.now;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.slots.size;
   }
 
   /** Looks the message up; a new one is recorded as pending until `complete`. */
   begin(key: string): DedupState {
     const now = this.now();
-    const found = this.entries.get(key);
-    if (found !== undefined && found.expires > now) {
-      return found.reply === undefined ? PENDING : { seen: true, reply: found.reply };
+    const found = this.slots.get(key);
+    if (found !== undefined && this.expires[found]! > now) {
+      const length = this.lengths[found]!;
+      if (length < 0) return PENDING;
+      if (this.written - this.writtenAt[found]! <= this.bytes.length) {
+        const offset = this.offsets[found]!;
+        // A copy: the ring may be overwritten before the socket has sent it.
+        return { seen: true, reply: Buffer.from(this.bytes.subarray(offset, offset + length)) };
+      }
     }
     // One lifetime for all: the oldest entry expires first, so eviction only ever looks at the head.
-    while (this.count > 0 && (this.count === this.ringKeys.length || this.ringEntries[this.head]!.expires <= now)) {
-      this.evictOldest();
-    }
-    const entry: Entry = { reply: undefined, expires: now + this.lifetimeMs };
-    const tail = (this.head + this.count) % this.ringKeys.length;
-    this.ringKeys[tail] = key;
-    this.ringEntries[tail] = entry;
+    const capacity = this.keys.length;
+    while (this.count > 0 && (this.count === capacity || this.expires[this.head]! <= now)) this.evictOldest();
+    const slot = (this.head + this.count) % capacity;
+    this.keys[slot] = key;
+    this.expires[slot] = now + this.lifetimeMs;
+    this.lengths[slot] = -1;
     this.count++;
-    this.entries.set(key, entry);
+    this.slots.set(key, slot);
     return NEW;
   }
 
   /** Records the reply sent for a message (none for a NON request answered by nothing). */
   complete(key: string, reply: Buffer | undefined): void {
-    const entry = this.entries.get(key);
-    if (entry === undefined || reply === undefined) return;
-    entry.reply = reply;
-    this.bytes += reply.length;
-    while (this.bytes > this.maxBytes && this.count > 0) this.evictOldest();
+    const slot = this.slots.get(key);
+    if (slot === undefined || reply === undefined || reply.length > this.bytes.length) return;
+    if (this.writeOffset + reply.length > this.bytes.length) {
+      // The tail too short for this reply counts as written: what sat there is as good as overwritten.
+      this.written += this.bytes.length - this.writeOffset;
+      this.writeOffset = 0;
+    }
+    reply.copy(this.bytes, this.writeOffset);
+    this.offsets[slot] = this.writeOffset;
+    this.lengths[slot] = reply.length;
+    this.writtenAt[slot] = this.written;
+    this.writeOffset += reply.length;
+    this.written += reply.length;
   }
 
   clear(): void {
-    this.entries.clear();
-    this.ringKeys.fill(undefined);
-    this.ringEntries.fill(undefined);
-    this.head = this.count = this.bytes = 0;
+    this.slots.clear();
+    this.keys.fill(undefined);
+    this.head = this.count = this.writeOffset = this.written = 0;
   }
 
   private evictOldest(): void {
-    const key = this.ringKeys[this.head]!;
-    const entry = this.ringEntries[this.head]!;
-    this.ringKeys[this.head] = this.ringEntries[this.head] = undefined;
-    this.head = (this.head + 1) % this.ringKeys.length;
+    const key = this.keys[this.head]!;
+    // An expired key begun again has a newer slot further on; that one stays.
+    if (this.slots.get(key) === this.head) this.slots.delete(key);
+    this.keys[this.head] = undefined;
+    this.head = (this.head + 1) % this.keys.length;
     this.count--;
-    if (entry.reply !== undefined) this.bytes -= entry.reply.length;
-    // An expired key begun again has a newer entry further back in the ring; that one stays.
-    if (this.entries.get(key) === entry) this.entries.delete(key);
   }
 }

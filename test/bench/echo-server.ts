@@ -16,6 +16,10 @@ type ChildMessage = { port: number } | Usage;
 export interface Usage {
   peakRss: number;
   cpuMs: number;
+  /** V8 heap in use and reserved, and memory outside it (Buffers), at the sample, in bytes. */
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
 }
 
 export interface ServerProcess {
@@ -64,7 +68,14 @@ export async function serveInChild(start: () => Promise<{ port: number; stop: ()
   process.on('message', (message) => {
     if (message === 'usage') {
       const { user, system } = process.cpuUsage();
-      const usage: Usage = { peakRss: Math.max(peak, process.memoryUsage.rss()), cpuMs: (user + system) / 1000 };
+      const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+      const usage: Usage = {
+        peakRss: Math.max(peak, rss),
+        cpuMs: (user + system) / 1000,
+        heapUsed,
+        heapTotal,
+        external,
+      };
       process.send?.(usage);
       peak = process.memoryUsage.rss();
     } else if (message === 'stop') {

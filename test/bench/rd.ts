@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config.js';
 import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
-import { echoServerScript, serveInChild, startServerProcess, type ServerProcess } from './echo-server.js';
+import { echoServerScript, serveInChild, startServerProcess, type ServerProcess, type Usage } from './echo-server.js';
 import { encodeRequest, runLoad, type LoadOptions, type LoadResult } from './load.js';
 
 /**
@@ -76,8 +76,9 @@ function cycle(count: number, make: (i: number) => Buffer): (index: number) => B
 /** A phase's load figures plus the server's CPU time per answered request, which a busy machine does not distort. */
 interface Measured extends LoadResult {
   cpuUsPerRequest: number;
-  /** The server's peak RSS during the phase. */
+  /** The server's peak RSS during the phase, and its memory when the phase ended. */
   peakRss: number;
+  end: Usage;
 }
 
 async function phase(
@@ -89,7 +90,7 @@ async function phase(
   const load = await runLoad({ host: '127.0.0.1', port: server.port, ...options });
   const after = await server.usage();
   const cpuUsPerRequest = ((after.cpuMs - before.cpuMs) * 1000) / Math.max(1, load.answered);
-  const result = { ...load, cpuUsPerRequest, peakRss: after.peakRss };
+  const result = { ...load, cpuUsPerRequest, peakRss: after.peakRss, end: after };
   const codes = Object.entries(result.codes)
     .map(([code, n]) => `${code}×${n}`)
     .join(' ');
@@ -276,9 +277,14 @@ async function main(): Promise<void> {
   const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
   console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
   for (const row of rows) console.log(line(row));
+  const { end } = r('mixed');
   console.log(
-    `\n${os.cpus().length} CPUs, node ${process.version}; bench took ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    `\nRD memory after the mixed load: heap ${mb(end.heapUsed)} used of ${mb(end.heapTotal)}, external ${mb(end.external)}`,
   );
+  // Latency figures mean little on a busy machine; the load average says how busy it was.
+  const load = os.loadavg()[0]!.toFixed(1);
+  const took = ((Date.now() - started) / 1000).toFixed(0);
+  console.log(`${os.cpus().length} CPUs, load average ${load}, node ${process.version}; bench took ${took} s`);
 }
 
 if (process.argv.includes('--child')) await serveInChild(startRd);

@@ -32,13 +32,16 @@ describe('DedupCache (RFC 7252 §4.5), bounded', () => {
     expect(cache.begin('k0')).toEqual({ seen: false });
   });
 
-  it('keeps at most maxBytes of replies', () => {
+  it('keeps replies in a byte ring of maxBytes: an overwritten reply makes its message new again', () => {
     const cache = new DedupCache({ maxBytes: 10_000 });
+    const reply = (i: number) => Buffer.alloc(900, i);
     for (let i = 0; i < 100; i++) {
       cache.begin(`k${i}`);
-      cache.complete(`k${i}`, Buffer.alloc(1000));
+      cache.complete(`k${i}`, reply(i));
     }
-    expect(cache.size).toBe(10);
-    expect(cache.begin('k99')).toEqual({ seen: true, reply: Buffer.alloc(1000) });
+    // 900-byte replies fill 9,000 bytes of the ring, then wrap: the last 11 are whole.
+    for (let i = 89; i < 100; i++) expect(cache.begin(`k${i}`)).toEqual({ seen: true, reply: reply(i) });
+    expect(cache.begin('k88')).toEqual({ seen: false });
+    expect(cache.begin('k0')).toEqual({ seen: false });
   });
 });
