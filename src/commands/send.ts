@@ -8,7 +8,7 @@ import { ContentFormat } from '../coap/types.js';
 import { silentLogger } from '../log.js';
 import type { Store } from '../store/index.js';
 import { withStore } from './directory-store.js';
-import { configFrom, withConfigOption } from './options.js';
+import { configFrom, integerIn, withConfigOption } from './options.js';
 
 interface SendOptions {
   config?: string;
@@ -17,15 +17,6 @@ interface SendOptions {
   ct?: number;
   accept?: number;
   file?: string;
-}
-
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
 }
 
 /** The gateway id, or an `ep` as a convenience; an unknown name is passed on for the Executer to refuse. */
@@ -89,10 +80,10 @@ export function register(program: Program): void {
     .option(
       '--timeout <ms>',
       'deadline for the whole exchange (default: executer.defaultTimeoutMs)',
-      integer(1, 3_600_000),
+      integerIn(1, 3_600_000),
     )
-    .option('--ct <n>', 'Content-Format of the payload', integer(0, 65535))
-    .option('--accept <n>', 'Content-Format asked for', integer(0, 65535))
+    .option('--ct <n>', 'Content-Format of the payload', integerIn(0, 65535))
+    .option('--accept <n>', 'Content-Format asked for', integerIn(0, 65535))
     .option('--file <file>', 'read the payload from a file')
     .action(
       async (

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger } from '../log.js';
 import { Fleet, type RdTarget, type RegistrationMode } from '../thing/index.js';
+import { integerIn, untilStopSignal } from './options.js';
 
 interface ThingCommandOptions {
   count: number;
@@ -12,15 +13,6 @@ interface ThingCommandOptions {
   lifetime: number;
   name: string;
   interval: number;
-}
-
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
 }
 
 /** `coap://HOST:PORT` (IPv6 hosts in brackets), default port 5683. */
@@ -44,15 +36,15 @@ export function register(program: Command): void {
   program
     .command('thing')
     .description('run simulated CoAP things (sensors, LED, /slow, /big) that register with an RD')
-    .option('-n, --count <n>', 'how many things, on distinct ports', integer(1, 20_000), 1)
+    .option('-n, --count <n>', 'how many things, on distinct ports', integerIn(1, 20_000), 1)
     .option('--rd <uri>', 'the Resource Directory to register with', parseRdUri, parseRdUri('coap://127.0.0.1:5683'))
     .option('--simple', 'simple registration (RFC 9176 §5.1) instead of full registration')
     .option('--no-register', 'do not register: discoverable only')
     .option('--host <address>', 'address the things listen on', '127.0.0.1')
-    .option('--port <port>', 'first port (thing n gets PORT+n-1); 0 picks free ports', integer(0, 65535), 0)
-    .option('--lifetime <seconds>', 'registration lifetime lt', integer(1, 4_294_967_295), 90_000)
+    .option('--port <port>', 'first port (thing n gets PORT+n-1); 0 picks free ports', integerIn(0, 65535), 0)
+    .option('--lifetime <seconds>', 'registration lifetime lt', integerIn(1, 4_294_967_295), 90_000)
     .option('--name <prefix>', 'endpoint name prefix: PREFIX-1, PREFIX-2, ...', 'thing')
-    .option('--interval <ms>', 'sensor change interval (0: still)', integer(0, 86_400_000), 5000)
+    .option('--interval <ms>', 'sensor change interval (0: still)', integerIn(0, 86_400_000), 5000)
     .action(async (options: ThingCommandOptions) => {
       const log = createLogger();
       const mode = registrationMode(options);
@@ -94,15 +86,7 @@ export function register(program: Command): void {
           );
       }
       if (!verbose) log.info({ count: options.count, registration: mode }, 'things up');
-      await new Promise<void>((resolve) => {
-        const shutdown = (): void => {
-          process.off('SIGINT', shutdown);
-          process.off('SIGTERM', shutdown);
-          resolve();
-        };
-        process.on('SIGINT', shutdown);
-        process.on('SIGTERM', shutdown);
-      });
+      await untilStopSignal();
       log.info('stopping: deregistering and closing');
       await fleet.stop();
     });

@@ -33,11 +33,11 @@ describe('coregate send', () => {
     const { env, id, thing } = await gatewayWithThing();
     thing.setTemperature(19);
     const read = await runCli(['send', id, 'get', '/sensors/temp', '--json'], env);
-    expect(read.code).toBe(0);
+    expect(read.code, read.stdout + read.stderr).toBe(0);
     expect(JSON.parse(read.stdout)).toEqual({ code: '2.05', ct: 50, payload: { temperature: 19, unit: 'Cel' } });
 
     const write = await runCli(['send', 'lamp', 'PUT', '/actuators/led', '{"on":true}'], env);
-    expect(write.code).toBe(0);
+    expect(write.code, write.stdout + write.stderr).toBe(0);
     expect(write.stdout).toMatch(/^2\.04 {2}ct=50/);
     expect(thing.resources.ledOn).toBe(true);
   });

@@ -84,7 +84,11 @@ describe('Pinger', () => {
     await pinger.start();
     await waitFor(() => thing.stats.pings >= 2, { what: 'two rounds' });
     await thing.goSilent();
-    await waitFor(() => events.length === 1, { what: 'device.offline' });
+    await waitFor(() => events.length === 1, { what: 'device.offline' }).catch((err: Error) => {
+      throw new Error(
+        `${err.message}: events ${JSON.stringify(events)}, last round ${JSON.stringify(pinger.lastRound)}`,
+      );
+    });
     await thing.comeBack();
     await waitFor(() => events.length === 2, { what: 'device.online' });
     const pingsBefore = thing.stats.pings;
