@@ -160,8 +160,9 @@ export class ObservationStream implements Observation {
   /** RFC 7959 §2.6: a notification's further blocks are fetched with plain GETs (no Observe), on a token of their own. */
   private complete(received: Received): Promise<Received> {
     const { endpoint, request, timeoutMs } = this.options;
-    const token = endpoint.newToken(received.source);
+    let token: Buffer | undefined;
     const send = (next: OutgoingRequest): Promise<Received> => {
+      token ??= endpoint.newToken(received.source);
       const signal = AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(timeoutMs)]);
       return exchange(endpoint, received.source, next, signal, token);
     };
