@@ -233,7 +233,7 @@ export class Directory {
     return { ok: true, deviceId: reg.deviceId };
   }
 
-  /** Commits the writes of the current turn now (stop() calls it before the store closes). */
+  /** Commits the pending writes now (stop() calls it before the store closes). */
   flush(): void {
     clearTimeout(this.commitScheduled);
     this.commitScheduled = undefined;
@@ -250,9 +250,21 @@ export class Directory {
   private write<T>(change: () => T): T {
     if (!this.store.db.inTransaction) {
       this.store.db.exec('BEGIN');
-      this.commitScheduled = setTimeout(() => this.flush(), GROUP_COMMIT_MS);
+      this.scheduleCommit();
     }
     return this.atomic(change);
+  }
+
+  private scheduleCommit(): void {
+    this.commitScheduled = setTimeout(() => {
+      try {
+        this.flush();
+      } catch (err) {
+        // SQLite keeps the transaction open when COMMIT fails (e.g. SQLITE_BUSY): try again shortly.
+        this.log.error({ err }, 'commit failed; retrying');
+        this.scheduleCommit();
+      }
+    }, GROUP_COMMIT_MS);
   }
 
   /** DESIGN.md Identity: a device discovered by multicast (no ep yet) is merged when it registers. */
