@@ -55,7 +55,7 @@ export class Connector {
   private linkClosed: (() => void) | undefined;
 
   constructor(private readonly deps: ConnectorDeps) {
-    this.upstream = new Upstream(deps.store);
+    this.upstream = new Upstream(deps.store, deps.log);
     this.commands = new CommandRunner(deps.execute, deps.log);
     this.backoff = new Backoff(deps.config.reconnectMinMs, deps.config.reconnectMaxMs);
   }
@@ -73,7 +73,7 @@ export class Connector {
     this.running = false;
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
-    this.upstream.flush();
+    this.upstream.close();
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.handshakeTimer);
     const link = this.link;

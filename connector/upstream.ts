@@ -1,9 +1,11 @@
+import type { Logger } from '../src/log.js';
 import type { Outbox, OutboxEntry, Store } from '../src/store/index.js';
 import type { EventFrame, GatewayFrame, TelemetryFrame } from './protocol.js';
 
 /** Most frames sent and not yet acked: bounds the socket's send buffer when the hub is slow. */
 export const SEND_WINDOW = 1000;
 const PAGE = 500;
+const FLUSH_RETRY_MS = 1000;
 
 type Send = (frame: GatewayFrame) => boolean;
 type Pending = Parameters<Outbox['append']>;
@@ -31,10 +33,12 @@ export class Upstream {
   /** Produced this turn of the event loop, appended together in one transaction at its end. */
   private pending: Pending[] = [];
   private flushScheduled: NodeJS.Immediate | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly outbox: Outbox;
 
   constructor(
     private readonly store: Store,
+    private readonly log: Logger,
     private readonly window = SEND_WINDOW,
   ) {
     this.outbox = store.outbox;
@@ -54,16 +58,32 @@ export class Upstream {
    */
   flush(): void {
     clearImmediate(this.flushScheduled);
-    this.flushScheduled = undefined;
+    clearTimeout(this.retryTimer);
+    this.flushScheduled = this.retryTimer = undefined;
     if (this.pending.length === 0 && this.trimmed === this.acked) return;
-    const batch = this.pending;
+    const acked = this.acked;
+    let entries: OutboxEntry[];
+    try {
+      entries = this.store.transaction(() => {
+        if (this.trimmed < acked) this.outbox.ackUpTo(acked);
+        return this.pending.map((args) => this.outbox.append(...args));
+      });
+    } catch (err) {
+      // Nothing of the batch landed (one transaction): keep it in memory and try again, rather than lose it.
+      this.log.error({ err, waiting: this.pending.length }, 'cannot write the outbox; retrying in 1 s');
+      this.retryTimer = setTimeout(() => this.flush(), FLUSH_RETRY_MS);
+      return;
+    }
+    this.trimmed = acked;
     this.pending = [];
-    const entries = this.store.transaction(() => {
-      if (this.trimmed < this.acked) this.outbox.ackUpTo(this.acked);
-      this.trimmed = this.acked;
-      return batch.map((args) => this.outbox.append(...args));
-    });
     for (const entry of entries) this.record(entry);
+  }
+
+  /** Writes what is pending (the connector is stopping); no timer is left behind. */
+  close(): void {
+    this.flush();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   /** The link is up and the hub holds everything up to `lastSeq`: resend the rest, then go live. */
@@ -99,7 +119,8 @@ export class Upstream {
   }
 
   private scheduleFlush(): void {
-    this.flushScheduled ??= setImmediate(() => this.flush());
+    // While a write failed, the retry timer paces the attempts (and the log lines).
+    if (this.retryTimer === undefined) this.flushScheduled ??= setImmediate(() => this.flush());
   }
 
   private record(entry: OutboxEntry): void {

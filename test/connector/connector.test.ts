@@ -144,6 +144,19 @@ describe('upstream', () => {
     expect(c.state()).toBe('online');
   });
 
+  test('values that could not be written to the outbox are kept and written once SQLite takes writes again', async () => {
+    const c = startConnector();
+    await waitFor(() => c.state() === 'online');
+    store.db.pragma('query_only = ON');
+    emitTelemetry('dev1', 'kept', 5);
+    // The flush runs on the turn's setImmediate, before this one: it has failed by now.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(hub.taken).toHaveLength(0);
+    store.db.pragma('query_only = OFF');
+    await waitFor(() => hub.taken.length === 5, { what: 'the kept values' });
+    expect(hub.taken.map((f) => f.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   test('at most a window of frames is in flight without acks; acks release the rest', async () => {
     hub = await replaceHub({ secrets: { [GATEWAY]: SECRET }, autoAck: false });
     const c = startConnector();
