@@ -57,7 +57,8 @@ export function renderResponse(
   const szx = Math.min(requestedBlock?.szx ?? maxBlockSzx, maxBlockSzx);
   const offset = requestedBlock === undefined ? 0 : requestedBlock.num * (16 << requestedBlock.szx);
   const blockBytes = 16 << szx;
-  if (body.length <= blockBytes && offset === 0) {
+  // Error diagnostics are short and go whole: a 4.04 for a vanished resource stays a 4.04 whatever block was asked.
+  if ((body.length <= blockBytes && offset === 0) || !response.code.startsWith('2.')) {
     if (response.etag !== undefined) options.push({ number: OptionNumber.etag, value: response.etag });
     return { code: response.code, options, payload: body };
   }

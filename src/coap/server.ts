@@ -50,8 +50,8 @@ function headerOf(datagram: Buffer): { type: MessageType; messageId: number; wel
 }
 
 /**
- * The lean CoAP server the Resource Directory runs on (RFC 7252 server side, RFC 7959 block-wise),
- * over coap-packet's codec. Chosen over the `coap` package's server for the faults issue 2 measured:
+ * The lean CoAP server the Resource Directory runs on (RFC 7252 server side, RFC 7959 block-wise):
+ * coap-packet parses, `encodeDatagram` encodes. Chosen over the `coap` package's server for the faults issue 2 measured:
  * unbounded dedup cache, leaked error text to the wrong peer, crash on source port 0.
  */
 export class CoapServer {
@@ -81,7 +81,13 @@ export class CoapServer {
     this.socket = socket;
     this.dualStack = !isIPv4(bind);
     this.closed = false;
-    await bindSocket(socket, this.options.port, bind);
+    try {
+      await bindSocket(socket, this.options.port, bind);
+    } catch (err) {
+      socket.close();
+      this.socket = undefined;
+      throw err;
+    }
     tuneBuffers(socket);
     // Linux also delivers a group's datagrams to an IPv4 wildcard socket on the port (IP_MULTICAST_ALL),
     // often first: the unicast socket's datagrams wait one turn so the group socket's copy is seen
@@ -165,8 +171,6 @@ export class CoapServer {
     if (method === undefined) return reply(bareResponse('4.05'));
     const read = readRequestOptions(message.options);
     if (!read.ok) return reply(bareResponse(read.code, [], read.diagnostic));
-    const refused = this.options.admit?.(source);
-    if (refused !== undefined) return reply(errorResponse(refused));
     const body = this.requestBody(read.options, message.payload, key);
     if ('code' in body) return reply(body);
     const request: CoapRequest = {
@@ -185,10 +189,13 @@ export class CoapServer {
       if (read.options.block1 !== undefined) wire.options.push(echoBlock1(read.options.block1));
       reply(wire);
     };
-    const fail = (err: unknown): void => reply(this.failure(err, source, request));
+    // Whatever throws from here on (admit, the handler, rendering what it returned) is answered, never a crash.
+    const fail = (err: unknown): void => reply(this.failure(err, request));
     try {
+      const refused = this.options.admit?.(source);
+      if (refused !== undefined) return reply(errorResponse(refused));
       const result = this.options.handler(request);
-      if (result instanceof Promise) result.then(render, fail);
+      if (result instanceof Promise) result.then(render).catch(fail);
       else render(result);
     } catch (err) {
       fail(err);
@@ -216,10 +223,10 @@ export class CoapServer {
     }
   }
 
-  private failure(err: unknown, source: Peer, request: CoapRequest): WireResponse {
+  private failure(err: unknown, request: CoapRequest): WireResponse {
     if (err instanceof CoapError) return errorResponse(err);
     this.options.log.error(
-      { err, peer: source, method: request.method, path: request.path.join('/') },
+      { err, peer: request.source, method: request.method, path: request.path.join('/') },
       'coap handler failed',
     );
     return bareResponse('5.00');

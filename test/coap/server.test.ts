@@ -144,6 +144,33 @@ describe('CoapServer requests and replies (RFC 7252)', () => {
     expect(failures).toHaveLength(1);
   });
 
+  it('answers 5.00 when an async handler returns what cannot be encoded', async () => {
+    fixture = await startServer(async (request) => ({ code: '2.05', maxAge: request.path[0] === 'bad' ? -1 : 1 }));
+    const peer = await fixture.peer();
+    await peer.send({
+      confirmable: true,
+      code: 'GET',
+      messageId: 5,
+      token,
+      options: [{ name: 'Uri-Path', value: Buffer.from('bad') }],
+    });
+    expect((await peer.reply({ messageId: 5 })).code).toBe('5.00');
+    expect(fixture.logLines.filter((line) => line.includes('coap handler failed'))).toHaveLength(1);
+  });
+
+  it('answers 5.00 when admit throws', async () => {
+    fixture = await startServer(() => ({ code: '2.05' }), {
+      admit: () => {
+        throw new Error('limits broken');
+      },
+    });
+    const peer = await fixture.peer();
+    await peer.send({ confirmable: true, code: 'GET', messageId: 6, token });
+    const reply = await peer.reply({ messageId: 6 });
+    expect(reply.code).toBe('5.00');
+    expect(reply.payload).toHaveLength(0);
+  });
+
   it('renders a thrown CoapError (also from an async handler) as its code, diagnostic and Max-Age', async () => {
     fixture = await startServer(async () => {
       await Promise.resolve();
