@@ -2,15 +2,11 @@ import { CoapError } from '../src/coap/types.js';
 import type { RdConfig } from '../src/config.js';
 import type { EventBus, RemovalReason } from '../src/events.js';
 import type { Logger } from '../src/log.js';
-import { formatAddress, type Store } from '../src/store/index.js';
+import type { Store } from '../src/store/index.js';
 import type { Attrs, Device, DeviceSource, Link, Registration } from '../src/store/types.js';
+import { baseOf, unmapHost, type Source } from './address.js';
 import { EndpointIndex } from './endpoint-index.js';
-
-/** Where a request came from, with IPv4-mapped IPv6 addresses already unmapped. */
-export interface Source {
-  host: string;
-  port: number;
-}
+import { GroupCommit } from './group-commit.js';
 
 /** A registration as the registration interface hands it over (RFC 9176 §5.3), already validated. */
 export interface RegistrationInput {
@@ -35,9 +31,6 @@ export interface RegistrationChange {
 
 export type DiscoveredResult = { ok: true; deviceId: string } | { ok: false; error: string };
 
-/** The longest a change waits for its commit. */
-const GROUP_COMMIT_MS = 5;
-
 /** How long a client should wait before retrying when the directory is full (RFC 9176 §5.3: 5.03 + Max-Age). */
 const FULL_RETRY_SECONDS = 60;
 
@@ -53,9 +46,7 @@ const FULL_RETRY_SECONDS = 60;
  */
 export class Directory {
   private readonly index = new EndpointIndex();
-  private commitScheduled: NodeJS.Timeout | undefined;
-  /** One change, all or nothing (a savepoint inside the turn's transaction); built once, not per call. */
-  private readonly atomic: <T>(change: () => T) => T;
+  private readonly commits: GroupCommit;
 
   constructor(
     private readonly store: Store,
@@ -64,8 +55,7 @@ export class Directory {
     private readonly config: RdConfig,
   ) {
     for (const reg of store.registrations.all()) this.index.add(reg);
-    const transaction = store.db.transaction((change: () => unknown) => change());
-    this.atomic = <T>(change: () => T) => transaction(change) as T;
+    this.commits = new GroupCommit(store.db, log);
   }
 
   /** The live registration at `/rd/<id>`; an expired one not swept yet is already gone. */
@@ -111,7 +101,7 @@ export class Directory {
       this.log.warn({ ep: input.ep, source }, 'registration refused: directory full');
       throw new CoapError('5.03', 'directory full', FULL_RETRY_SECONDS);
     }
-    const reg = this.write(() => {
+    const reg = this.commits.write(() => {
       const device = known
         ? this.moveDevice(known, { ep: input.ep, d: input.d, ...source })
         : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...source }, now);
@@ -156,7 +146,7 @@ export class Directory {
       updatedAt: now,
       expiresAt: now + lt * 1000,
     };
-    this.write(() => {
+    this.commits.write(() => {
       const device = this.store.devices.get(id);
       if (device && !current.discovered) this.moveDevice(device, source);
       this.put(next, current);
@@ -170,7 +160,7 @@ export class Directory {
   remove(id: string, reason: RemovalReason): boolean {
     const reg = this.store.registrations.get(id);
     if (!reg) return false;
-    this.write(() => {
+    this.commits.write(() => {
       this.store.registrations.remove(id);
       this.index.delete(reg);
     });
@@ -208,7 +198,7 @@ export class Directory {
     const previous = known && this.get(known.id, now);
     if (previous && !previous.discovered) return { ok: true, deviceId: previous.deviceId };
     if (!previous && this.count() >= this.config.limits.maxRegistrations) return { ok: false, error: 'directory full' };
-    const reg = this.write(() => {
+    const reg = this.commits.write(() => {
       const device = known ?? this.store.devices.create({ ep: null, d: null, source: 'discovery', ...source }, now);
       const next: Registration = {
         deviceId: device.id,
@@ -235,36 +225,7 @@ export class Directory {
 
   /** Commits the pending writes now (stop() calls it before the store closes). */
   flush(): void {
-    clearTimeout(this.commitScheduled);
-    this.commitScheduled = undefined;
-    if (this.store.db.inTransaction) this.store.db.exec('COMMIT');
-  }
-
-  /**
-   * Group commit: the writes of a few milliseconds join one SQLite transaction. A commit costs far
-   * more than the rows it carries (about 80 µs here, against a few µs per row), and at thousands of
-   * registrations per second datagrams arrive one per event-loop turn, so a per-turn commit would
-   * still be one per registration. The price: a crash within GROUP_COMMIT_MS loses registrations
-   * already answered; those devices re-register on the 4.04 of their next update (RFC 9176 §5.3.1).
-   */
-  private write<T>(change: () => T): T {
-    if (!this.store.db.inTransaction) {
-      this.store.db.exec('BEGIN');
-      this.scheduleCommit();
-    }
-    return this.atomic(change);
-  }
-
-  private scheduleCommit(): void {
-    this.commitScheduled = setTimeout(() => {
-      try {
-        this.flush();
-      } catch (err) {
-        // SQLite keeps the transaction open when COMMIT fails (e.g. SQLITE_BUSY): try again shortly.
-        this.log.error({ err }, 'commit failed; retrying');
-        this.scheduleCommit();
-      }
-    }, GROUP_COMMIT_MS);
+    this.commits.flush();
   }
 
   /** DESIGN.md Identity: a device discovered by multicast (no ep yet) is merged when it registers. */
@@ -293,19 +254,4 @@ export class Directory {
     const device = this.store.devices.get(id);
     if (device) this.bus.emit(event, { device: this.store.info(device) });
   }
-}
-
-/** RFC 9176 §5.3: without `base`, links resolve against the registrant's source address. */
-export function baseOf(source: Source): string {
-  return `coap://${formatAddress(source.host, source.port)}`;
-}
-
-/**
- * A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; the device is an IPv4 device.
- * Zone ids never appear in URIs (RFC 9176 §6.1).
- */
-export function unmapHost(host: string): string {
-  const unzoned = host.replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(unzoned);
-  return mapped ? mapped[1]! : unzoned;
 }

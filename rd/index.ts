@@ -1,5 +1,6 @@
 export { ResourceDirectory, type ResourceDirectoryDeps } from './resource-directory.js';
-export { Directory, type DiscoveredResult, type RegistrationInput, type Source } from './directory.js';
+export { Directory, type DiscoveredResult, type RegistrationInput } from './directory.js';
+export type { Source } from './address.js';
 export { Lookup, type FoundResource } from './lookup.js';
 export { parseLookupQuery, type LookupQuery } from './query.js';
 export { endpointLink, locationOf } from './resolved.js';

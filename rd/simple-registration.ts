@@ -9,7 +9,8 @@ import {
 import type { RdConfig } from '../src/config.js';
 import type { Logger } from '../src/log.js';
 import { newId } from '../src/store/index.js';
-import type { Directory, Source } from './directory.js';
+import type { Source } from './address.js';
+import type { Directory } from './directory.js';
 import { sourceOf } from './payload.js';
 import { parseRegistrationParams, type RegistrationParams } from './query.js';
 

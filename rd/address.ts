@@ -1,0 +1,22 @@
+import { formatAddress } from '../src/store/index.js';
+
+/** Where a request came from, with IPv4-mapped IPv6 addresses already unmapped. */
+export interface Source {
+  host: string;
+  port: number;
+}
+
+/** RFC 9176 §5.3: without `base`, links resolve against the registrant's source address. */
+export function baseOf(source: Source): string {
+  return `coap://${formatAddress(source.host, source.port)}`;
+}
+
+/**
+ * A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; the device is an IPv4 device.
+ * Zone ids never appear in URIs (RFC 9176 §6.1).
+ */
+export function unmapHost(host: string): string {
+  const unzoned = host.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(unzoned);
+  return mapped ? mapped[1]! : unzoned;
+}
