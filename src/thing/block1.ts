@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { generate, type ParsedPacket } from 'coap-packet';
 import type { Server } from 'coap';
 import { blockSize, decodeBlock } from '../coap/options.js';
+import { answered, useBeforeHandling, type MiddlewareRequest } from './middleware.js';
 
 /** Largest request body the thing reassembles; more is answered 4.13 (RFC 7959 §2.9.3). */
 const MAX_BODY_BYTES = 65_536;
@@ -20,13 +21,6 @@ export function finalBlock1(packet: object): Buffer | undefined {
 interface Upload {
   body: Buffer;
   touchedAt: number;
-}
-
-interface MiddlewareRequest {
-  packet?: ParsedPacket;
-  rsinfo: AddressInfo;
-  /** The library skips its own handling of a request whose `proxy` is set (middlewares.js). */
-  proxy?: string;
 }
 
 /**
@@ -49,7 +43,7 @@ export function reassembleBlock1(server: Server, socket: Socket): void {
     const upload = block.num === 0 ? { body: Buffer.alloc(0), touchedAt: now } : uploads.get(key);
     const offset = block.num * size;
     const answer = (code: string, withBlock1: boolean): void => {
-      request.proxy = 'answered by the Block1 middleware';
+      answered(request);
       reply(socket, request.rsinfo, packet, code, withBlock1 ? option.value : undefined);
       next(null);
     };
@@ -71,7 +65,7 @@ export function reassembleBlock1(server: Server, socket: Socket): void {
     finalBlocks.set(packet, option.value);
     next(null);
   };
-  server._middlewares.splice(server._middlewares.length - 1, 0, middleware);
+  useBeforeHandling(server, middleware);
 }
 
 function uploadKey(packet: ParsedPacket, rsinfo: AddressInfo): string {

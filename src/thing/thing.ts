@@ -7,6 +7,7 @@ import { ContentFormat } from '../coap/types.js';
 import type { Logger } from '../log.js';
 import type { Link } from '../store/types.js';
 import { finalBlock1, reassembleBlock1 } from './block1.js';
+import { answerPings } from './middleware.js';
 import { RdRegistration, type RdTarget, type RegistrationMode } from './registration.js';
 import { ResourceSet, type ThingReply } from './resources.js';
 
@@ -162,6 +163,7 @@ export class Thing extends EventEmitter {
     server.on('error', (err: Error) => this.options.log.warn({ thing: this.name, err: err.message }, 'socket error'));
     const socket = server._sock as Socket;
     if (multicast) socket.setMulticastInterface(multicast.interface);
+    answerPings(server, socket, () => this.stats.pings++);
     reassembleBlock1(server, socket);
     this.unplug = dropSendsAfterClose(socket);
     this.port = socket.address().port;
@@ -197,12 +199,6 @@ export class Thing extends EventEmitter {
 
   private serve(req: IncomingMessage, res: OutgoingMessage): void {
     const packet = req._packet;
-    if (packet.code === '0.00') {
-      // RFC 7252 §4.3: an empty CON is a ping, answered by Reset.
-      this.stats.pings++;
-      res.reset();
-      return;
-    }
     const path = `/${optionStrings(packet, 'Uri-Path').join('/')}`;
     const query = optionStrings(packet, 'Uri-Query');
     const entry: RequestLogEntry = {
