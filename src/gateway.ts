@@ -82,6 +82,13 @@ export class Gateway {
 
     this.components = [
       { name: 'hub', start: () => this.startHub(), stop: () => this.hub?.stop() ?? Promise.resolve() },
+      // Right after the hub: every event from here on reaches the outbox, and on stop the workers'
+      // last events are written before the link closes. start() does not wait for the link.
+      {
+        name: 'connector',
+        start: () => this.startConnector(),
+        stop: () => this.connector?.stop() ?? Promise.resolve(),
+      },
       { name: 'rd', start: () => this.rd.start(), stop: () => this.rd.stop() },
       { name: 'executer', start: () => this.executer.start(), stop: () => this.executer.stop() },
       ...(config.observer.enabled
@@ -89,12 +96,6 @@ export class Gateway {
         : []),
       ...(config.pinger.enabled ? [{ name: 'pinger', start: () => pinger.start(), stop: () => pinger.stop() }] : []),
       { name: 'discovery', start: () => discovery.start(), stop: () => discovery.stop() },
-      {
-        name: 'connector',
-        start: () => this.startConnector(),
-        stop: () => this.connector?.stop() ?? Promise.resolve(),
-      },
-      // Last to stop: every worker's pending requests have ended by then.
     ];
   }
 
