@@ -1,23 +1,17 @@
 import coap from 'coap';
 import type { Socket } from 'node:dgram';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CoapClient } from '../../src/coap/client.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CoapClient } from '../../src/coap/client.js';
 import type { Message } from '../../src/coap/message.js';
 import { blockSize, decodeBlock, encodeBlock, findOption, OptionNumber, uintOption } from '../../src/coap/options.js';
 import { CoapTimeoutError } from '../../src/coap/types.js';
-import { silentLogger } from '../../src/log.js';
-import { rawPeerPool } from './raw-peer.js';
+import { clientFixture } from './fixture.js';
 
-const timing = { ackTimeoutMs: 100 };
-const body = (length: number): Buffer => Buffer.from(Array.from({ length }, (_, i) => 65 + (i % 50)));
+const fixture = clientFixture();
+const { rawPeer } = fixture;
 let client: CoapClient;
-const pool = rawPeerPool();
-const rawPeer = pool.start;
 
-afterEach(async () => {
-  await client?.close();
-  await pool.closeAll();
-});
+const body = (length: number): Buffer => Buffer.from(Array.from({ length }, (_, i) => 65 + (i % 50)));
 
 const ack = (
   request: Message,
@@ -60,7 +54,7 @@ describe('block-wise transfer against the coap package server (RFC 7959)', () =>
   });
 
   it('PUTs 5 KB in Block1 blocks and GETs it back in Block2 blocks', async () => {
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const target = { host: '127.0.0.1', port, path: '/data', timeoutMs: 10_000 };
     const payload = body(5000);
     expect((await client.request({ ...target, method: 'PUT', payload })).code).toBe('2.04');
@@ -71,7 +65,7 @@ describe('block-wise transfer against the coap package server (RFC 7959)', () =>
   });
 
   it('POSTs with a configured smaller block size and receives the echoed body', async () => {
-    client = new CoapClient({ log: silentLogger(), timing, blockSize: 256 });
+    client = fixture.newClient({ blockSize: 256 });
     const payload = body(3000);
     const reply = await client.request({
       host: '127.0.0.1',
@@ -86,7 +80,7 @@ describe('block-wise transfer against the coap package server (RFC 7959)', () =>
   });
 
   it('DELETEs', async () => {
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     expect((await client.request({ host: '127.0.0.1', port, path: '/data', method: 'DELETE' })).code).toBe('2.02');
   });
 });
@@ -102,7 +96,7 @@ describe('block-wise corner cases (raw peer)', () => {
       if (block.more) peer.send(ack(message, '2.31', [{ number: OptionNumber.block1, value: encodeBlock(granted) }]));
       else peer.send(ack(message, '2.04', [{ number: OptionNumber.block1, value: encodeBlock(granted) }]));
     });
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const payload = body(2000);
     const reply = await client.request({
       host: '127.0.0.1',
@@ -136,7 +130,7 @@ describe('block-wise corner cases (raw peer)', () => {
       const block = decodeBlock(value);
       peer.send(ack(message, block.more ? '2.31' : '2.04', [{ number: OptionNumber.block1, value }]));
     });
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const reply = await client.request({
       host: '127.0.0.1',
       port: device.port,
@@ -164,7 +158,7 @@ describe('block-wise corner cases (raw peer)', () => {
         );
       }
     });
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const started = Date.now();
     const outcome = await client
       .request({ host: '127.0.0.1', port: device.port, path: '/big', method: 'GET', timeoutMs: 600 })

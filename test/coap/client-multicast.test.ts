@@ -1,20 +1,20 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CoapClient } from '../../src/coap/client.js';
+import type { CoapClient } from '../../src/coap/client.js';
 import { decodeMessage, encodeMessage } from '../../src/coap/message.js';
 import { allStrings, OptionNumber } from '../../src/coap/options.js';
 import { CoapTransportError, type CoapReply } from '../../src/coap/types.js';
-import { silentLogger } from '../../src/log.js';
 import { freeUdpPort } from './libcoap.js';
+import { clientFixture } from './fixture.js';
+
+const fixture = clientFixture();
+let client: CoapClient;
 
 const ALL_COAP_NODES_V4 = '224.0.1.187';
 const ALL_COAP_NODES_V6 = 'ff02::fd';
-let client: CoapClient | undefined;
 const sockets: dgram.Socket[] = [];
 
 afterEach(async () => {
-  await client?.close();
-  client = undefined;
   await Promise.all(sockets.splice(0).map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
 });
 
@@ -46,7 +46,7 @@ describe('CoapClient.multicast (RFC 7252 §8) on loopback', () => {
     const port = await freeUdpPort();
     await groupMember(port, 'a', 1);
     await groupMember(port, 'b', 2);
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     const replies: CoapReply[] = [];
     await client.multicast(
       { host: ALL_COAP_NODES_V4, port, method: 'GET', path: '/.well-known/core', waitMs: 500, interface: '127.0.0.1' },
@@ -61,7 +61,7 @@ describe('CoapClient.multicast (RFC 7252 §8) on loopback', () => {
 
   it('returns early without error when the client closes meanwhile', async () => {
     const port = await freeUdpPort();
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     const collecting = client.multicast(
       { host: ALL_COAP_NODES_V4, port, method: 'GET', path: '/', waitMs: 30_000, interface: '127.0.0.1' },
       () => undefined,
@@ -75,7 +75,7 @@ describe('CoapClient.multicast (RFC 7252 §8) on loopback', () => {
   });
 
   it('reaches ff02::fd over lo where the machine allows it', async (context) => {
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     const port = await freeUdpPort();
     const attempt = client.multicast(
       { host: ALL_COAP_NODES_V6, port, method: 'GET', path: '/', waitMs: 100, interface: '::%lo' },

@@ -1,32 +1,18 @@
 import coap from 'coap';
 import type { Socket } from 'node:dgram';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CoapClient } from '../../src/coap/client.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CoapClient } from '../../src/coap/client.js';
 import type { Message } from '../../src/coap/message.js';
 import { isFresher } from '../../src/coap/observation.js';
 import { decodeBlock, encodeBlock, encodeUint, findOption, OptionNumber, uintOption } from '../../src/coap/options.js';
 import type { CoapReply } from '../../src/coap/types.js';
-import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers/wait.js';
-import { startLibcoapServer, type LibcoapServer } from './libcoap.js';
-import { empty, rawPeerPool } from './raw-peer.js';
+import { empty } from './raw-peer.js';
+import { clientFixture } from './fixture.js';
 
-const timing = { ackTimeoutMs: 100 };
-let libcoap: LibcoapServer;
+const fixture = clientFixture({ libcoapArgs: [] });
+const { rawPeer } = fixture;
 let client: CoapClient;
-const pool = rawPeerPool();
-const rawPeer = pool.start;
-
-beforeAll(async () => {
-  libcoap = await startLibcoapServer();
-});
-afterAll(async () => {
-  await libcoap.stop();
-});
-afterEach(async () => {
-  await client?.close();
-  await pool.closeAll();
-});
 
 const notification = (
   request: Message,
@@ -79,7 +65,7 @@ describe('CoapClient.observe against the coap package server', () => {
   });
 
   it('delivers the first response and every notification in order, then deregisters on cancel()', async () => {
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const seen: CoapReply[] = [];
     const observation = client.observe(
       { host: '127.0.0.1', port, method: 'GET', path: '/temp', timeoutMs: 5000 },
@@ -98,10 +84,10 @@ describe('CoapClient.observe against the coap package server', () => {
 
 describe('CoapClient.observe against libcoap coap-server-notls', () => {
   it('follows /time and cancels', async () => {
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     const seen: CoapReply[] = [];
     const observation = client.observe(
-      { host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/time', timeoutMs: 5000 },
+      { host: '127.0.0.1', port: fixture.libcoapPort, method: 'GET', path: '/time', timeoutMs: 5000 },
       (reply) => seen.push(reply),
     );
     await waitFor(() => seen.length >= 2, { what: 'two /time notifications' });
@@ -111,10 +97,10 @@ describe('CoapClient.observe against libcoap coap-server-notls', () => {
   });
 
   it("ends with 'not-observable' and delivers the reply when the resource does not support Observe", async () => {
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     const seen: CoapReply[] = [];
     const observation = client.observe(
-      { host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/', timeoutMs: 5000 },
+      { host: '127.0.0.1', port: fixture.libcoapPort, method: 'GET', path: '/', timeoutMs: 5000 },
       (reply) => seen.push(reply),
     );
     const ended = await observation.ended;
@@ -124,9 +110,9 @@ describe('CoapClient.observe against libcoap coap-server-notls', () => {
   });
 
   it("ends with 'rejected' on an error reply", async () => {
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     const observation = client.observe(
-      { host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/nothing-here', timeoutMs: 5000 },
+      { host: '127.0.0.1', port: fixture.libcoapPort, method: 'GET', path: '/nothing-here', timeoutMs: 5000 },
       () => {
         throw new Error('must not be delivered');
       },
@@ -152,7 +138,7 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
       const maxAge = [{ number: OptionNumber.maxAge, value: encodeUint(30) }];
       for (const sequence of [12, 11, 13]) peer.send(notification(message, sequence, String(sequence), maxAge));
     });
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const seen: CoapReply[] = [];
     client.observe({ host: '127.0.0.1', port: device.port, method: 'GET', path: '/s', timeoutMs: 5000 }, (reply) =>
       seen.push(reply),
@@ -178,7 +164,7 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
       const payload = representation.subarray(num * 64, num * 64 + 64);
       peer.send({ type: 'ACK', code: '2.05', messageId: message.messageId, token: message.token, options, payload });
     });
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const seen: CoapReply[] = [];
     client.observe({ host: '127.0.0.1', port: device.port, method: 'GET', path: '/big', timeoutMs: 5000 }, (reply) =>
       seen.push(reply),
@@ -193,7 +179,7 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
 
   it('resets a notification whose token it does not know (§3.6)', async () => {
     const device = await rawPeer();
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const { port } = await client.address();
     device.send(
       {
@@ -224,7 +210,7 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
         payload: Buffer.from('v'),
       });
     });
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const observation = client.observe(
       { host: '127.0.0.1', port: device.port, method: 'GET', path: '/s', query: ['q=1'], timeoutMs: 5000 },
       () => undefined,
@@ -242,7 +228,7 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
   it("ends with 'reset' when the registration is answered by Reset, and 'timeout' when nobody answers", async () => {
     const resetting = await rawPeer((message, peer) => peer.send(empty('RST', message.messageId)));
     const silent = await rawPeer();
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const target = { method: 'GET' as const, path: '/s', host: '127.0.0.1' };
     const reset = client.observe({ ...target, port: resetting.port, timeoutMs: 5000 }, () => undefined);
     const timeout = client.observe({ ...target, port: silent.port, timeoutMs: 300 }, () => undefined);
@@ -252,7 +238,7 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
 
   it('ends observations when the client closes', async () => {
     const silent = await rawPeer();
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const observation = client.observe(
       { host: '127.0.0.1', port: silent.port, method: 'GET', path: '/s', timeoutMs: 5000 },
       () => undefined,

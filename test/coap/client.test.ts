@@ -1,42 +1,33 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CoapClient, outgoingRequest } from '../../src/coap/client.js';
+import { describe, expect, it } from 'vitest';
+import { outgoingRequest, type CoapClient } from '../../src/coap/client.js';
 import { OptionNumber } from '../../src/coap/options.js';
 import { CoapResetError, CoapTimeoutError, CoapTransportError } from '../../src/coap/types.js';
-import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers/wait.js';
-import { startLibcoapServer, type LibcoapServer } from './libcoap.js';
-import { empty, rawPeerPool } from './raw-peer.js';
+import { startLibcoapServer } from './libcoap.js';
+import { empty } from './raw-peer.js';
+import { clientFixture } from './fixture.js';
 
-// Short retransmission timers keep the timeout cases quick; the logic is the same as with RFC defaults.
-const timing = { ackTimeoutMs: 100 };
-let libcoap: LibcoapServer;
+const fixture = clientFixture({ libcoapArgs: ['-d', '10'] });
+const { rawPeer } = fixture;
 let client: CoapClient;
-const pool = rawPeerPool();
-const rawPeer = pool.start;
-
-beforeAll(async () => {
-  libcoap = await startLibcoapServer(['-d', '10']);
-});
-afterAll(async () => {
-  await libcoap.stop();
-});
-afterEach(async () => {
-  await client?.close();
-  await pool.closeAll();
-});
 
 describe('CoapClient.request against libcoap coap-server-notls', () => {
   it('GETs the root resource (piggybacked 2.05, text/plain)', async () => {
-    client = new CoapClient({ log: silentLogger() });
-    const reply = await client.request({ host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/' });
+    client = fixture.newClient();
+    const reply = await client.request({ host: '127.0.0.1', port: fixture.libcoapPort, method: 'GET', path: '/' });
     expect(reply.code).toBe('2.05');
     expect(reply.payload.toString()).toContain('libcoap');
-    expect(reply.source).toEqual({ address: '127.0.0.1', port: libcoap.port, family: 'IPv4' });
+    expect(reply.source).toEqual({ address: '127.0.0.1', port: fixture.libcoapPort, family: 'IPv4' });
   });
 
   it('downloads a Block2 resource in full', async () => {
-    client = new CoapClient({ log: silentLogger() });
-    const reply = await client.request({ host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/example_data' });
+    client = fixture.newClient();
+    const reply = await client.request({
+      host: '127.0.0.1',
+      port: fixture.libcoapPort,
+      method: 'GET',
+      path: '/example_data',
+    });
     expect(reply.code).toBe('2.05');
     expect(reply.payload.length).toBe(1500);
     const pattern = Array.from({ length: 26 }, (_, i) => `${String.fromCharCode(97 + i)}123456789`).join('');
@@ -44,9 +35,9 @@ describe('CoapClient.request against libcoap coap-server-notls', () => {
   });
 
   it('uploads 5 KB with Block1 and reads it back with Block2', async () => {
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     const body = Buffer.from(Array.from({ length: 5000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(''));
-    const target = { host: '127.0.0.1', port: libcoap.port, path: '/example_data' };
+    const target = { host: '127.0.0.1', port: fixture.libcoapPort, path: '/example_data' };
     const put = await client.request({ ...target, method: 'PUT', payload: body, contentFormat: 0 });
     expect(put.code).toBe('2.04');
     const get = await client.request({ ...target, method: 'GET' });
@@ -54,8 +45,8 @@ describe('CoapClient.request against libcoap coap-server-notls', () => {
   });
 
   it('creates and deletes a dynamic resource', async () => {
-    client = new CoapClient({ log: silentLogger() });
-    const target = { host: '127.0.0.1', port: libcoap.port, path: '/things/one' };
+    client = fixture.newClient();
+    const target = { host: '127.0.0.1', port: fixture.libcoapPort, path: '/things/one' };
     expect((await client.request({ ...target, method: 'PUT', payload: 'on' })).code).toBe('2.01');
     expect((await client.request({ ...target, method: 'GET' })).payload.toString()).toBe('on');
     expect((await client.request({ ...target, method: 'DELETE' })).code).toBe('2.02');
@@ -63,10 +54,10 @@ describe('CoapClient.request against libcoap coap-server-notls', () => {
   });
 
   it('answers NON requests too', async () => {
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     const reply = await client.request({
       host: '127.0.0.1',
-      port: libcoap.port,
+      port: fixture.libcoapPort,
       method: 'GET',
       path: '/',
       confirmable: false,
@@ -75,15 +66,15 @@ describe('CoapClient.request against libcoap coap-server-notls', () => {
   });
 
   it('works from an IPv4-only socket when bound to an IPv4 address', async () => {
-    client = new CoapClient({ log: silentLogger(), bind: '127.0.0.1' });
+    client = fixture.newClient({ bind: '127.0.0.1' });
     expect((await client.address()).family).toBe('IPv4');
-    const reply = await client.request({ host: '127.0.0.1', port: libcoap.port, method: 'GET', path: '/' });
+    const reply = await client.request({ host: '127.0.0.1', port: fixture.libcoapPort, method: 'GET', path: '/' });
     expect(reply.code).toBe('2.05');
   });
 
   it('reaches ::1 as well as 127.0.0.1', async () => {
     const v6 = await startLibcoapServer([], '::1');
-    client = new CoapClient({ log: silentLogger() });
+    client = fixture.newClient();
     try {
       const reply = await client.request({ host: '::1', port: v6.port, method: 'GET', path: '/' });
       expect(reply.code).toBe('2.05');
@@ -97,7 +88,7 @@ describe('CoapClient.request against libcoap coap-server-notls', () => {
 describe('CoapClient.request deadlines and message layer', () => {
   it('rejects with CoapTimeoutError at the deadline when nobody answers', async () => {
     const silent = await rawPeer();
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const started = Date.now();
     const outcome = await client
       .request({ host: '127.0.0.1', port: silent.port, method: 'GET', path: '/x', timeoutMs: 700 })
@@ -114,7 +105,7 @@ describe('CoapClient.request deadlines and message layer', () => {
 
   it('rejects with CoapResetError when the peer answers Reset', async () => {
     const resetting = await rawPeer((message, peer) => peer.send(empty('RST', message.messageId)));
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     await expect(
       client.request({ host: '127.0.0.1', port: resetting.port, method: 'GET', path: '/', timeoutMs: 5000 }),
     ).rejects.toBeInstanceOf(CoapResetError);
@@ -136,7 +127,7 @@ describe('CoapClient.request deadlines and message layer', () => {
       setTimeout(() => peer.send(response), 50);
       setTimeout(() => peer.send(response), 100);
     });
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const reply = await client.request({
       host: '127.0.0.1',
       port: separate.port,
@@ -157,7 +148,7 @@ describe('CoapClient.request deadlines and message layer', () => {
   it('matches responses by peer and token: a forged reply from another port is ignored', async () => {
     const target = await rawPeer();
     const forger = await rawPeer();
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const address = await client.address();
     const pending = client.request({ host: '127.0.0.1', port: target.port, method: 'GET', path: '/', timeoutMs: 5000 });
     const request = await waitFor(() => target.received[0], { what: 'request at target' });
@@ -195,7 +186,7 @@ describe('CoapClient.request deadlines and message layer', () => {
         }),
       ),
     );
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const replies = await Promise.all(
       servers.flatMap((server) =>
         [1, 2, 3].map(() =>
@@ -208,7 +199,7 @@ describe('CoapClient.request deadlines and message layer', () => {
 
   it('rejects pending requests cleanly on close()', async () => {
     const silent = await rawPeer();
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     const pending = client.request({
       host: '127.0.0.1',
       port: silent.port,
@@ -235,7 +226,7 @@ describe('CoapClient.request deadlines and message layer', () => {
         payload: Buffer.alloc(0),
       }),
     );
-    client = new CoapClient({ log: silentLogger(), timing });
+    client = fixture.newClient();
     await client.request({
       host: '127.0.0.1',
       port: recorder.port,

@@ -1,0 +1,41 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { CoapClient, type CoapClientOptions } from '../../src/coap/client.js';
+import { silentLogger } from '../../src/log.js';
+import { startLibcoapServer, type LibcoapServer } from './libcoap.js';
+import { rawPeerPool } from './raw-peer.js';
+
+/**
+ * What a client test file needs, closed after each test (clients, raw peers) or after the file (libcoap):
+ * short retransmission timers keep unanswered cases quick; the logic is the same as with RFC defaults.
+ */
+export function clientFixture(options: { libcoapArgs?: string[] } = {}) {
+  const clients = new Set<CoapClient>();
+  const pool = rawPeerPool();
+  let libcoap: LibcoapServer | undefined;
+  if (options.libcoapArgs !== undefined) {
+    const args = options.libcoapArgs;
+    beforeAll(async () => {
+      libcoap = await startLibcoapServer(args);
+    });
+    afterAll(async () => {
+      await libcoap?.stop();
+    });
+  }
+  afterEach(async () => {
+    await Promise.all([...clients].map((client) => client.close()));
+    clients.clear();
+    await pool.closeAll();
+  });
+  return {
+    rawPeer: pool.start,
+    newClient(overrides: Partial<CoapClientOptions> = {}): CoapClient {
+      const client = new CoapClient({ log: silentLogger(), timing: { ackTimeoutMs: 100 }, ...overrides });
+      clients.add(client);
+      return client;
+    },
+    get libcoapPort(): number {
+      if (libcoap === undefined) throw new Error('this fixture runs no libcoap server');
+      return libcoap.port;
+    },
+  };
+}
