@@ -1,5 +1,6 @@
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { CoapClient, type CoapClientOptions } from '../../src/coap/client.js';
+import { CoapTimeoutError } from '../../src/coap/types.js';
 import { silentLogger } from '../../src/log.js';
 import { startLibcoapServer, type LibcoapServer } from './libcoap.js';
 import { rawPeerPool } from './raw-peer.js';
@@ -38,4 +39,16 @@ export function clientFixture(options: { libcoapArgs?: string[] } = {}) {
       return libcoap.port;
     },
   };
+}
+
+/** `pending` must reject with CoapTimeoutError, and not before its deadline (no upper bound: the machine is shared). */
+export async function expectTimeoutAtDeadline(pending: Promise<unknown>, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  const outcome = await pending.then(
+    () => 'resolved',
+    (error: unknown) => error,
+  );
+  expect(outcome).toBeInstanceOf(CoapTimeoutError);
+  // Timers may fire a millisecond early by rounding.
+  expect(Date.now() - started).toBeGreaterThanOrEqual(timeoutMs - 10);
 }
