@@ -6,17 +6,16 @@ export interface Source {
   port: number;
 }
 
-/** RFC 9176 §5.3: without `base`, links resolve against the registrant's source address. */
+/**
+ * RFC 9176 §5.3: without `base`, links resolve against the registrant's source address.
+ * Zone ids never appear in the URI (RFC 9176 §6.1); the device row keeps them to reach the device.
+ */
 export function baseOf(source: Source): string {
-  return `coap://${formatAddress(source.host, source.port)}`;
+  return `coap://${formatAddress(source.host.replace(/%.*$/, ''), source.port)}`;
 }
 
-/**
- * A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; the device is an IPv4 device.
- * Zone ids never appear in URIs (RFC 9176 §6.1).
- */
+/** A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; the device is an IPv4 device. */
 export function unmapHost(host: string): string {
-  const unzoned = host.replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(unzoned);
-  return mapped ? mapped[1]! : unzoned;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  return mapped ? mapped[1]! : host;
 }
