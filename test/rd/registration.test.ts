@@ -118,6 +118,29 @@ describe('registration interface (RFC 9176 §5.3)', () => {
   });
 });
 
+describe('discovered devices (Directory.registerDiscovered)', () => {
+  it('creates a device with a discovered registration, refreshes it, and never clobbers a real one', async () => {
+    const directory = rd.rd.directory;
+    const first = directory.registerDiscovered('192.0.2.10', 5683, [{ href: '/a', attrs: {} }], 60);
+    const again = directory.registerDiscovered('192.0.2.10', 5683, [{ href: '/b', attrs: {} }], 60);
+    expect(first.ok && again.ok && first.deviceId === again.deviceId).toBe(true);
+    const id = first.ok ? first.deviceId : '';
+    expect(rd.store.devices.get(id)).toMatchObject({ ep: null, source: 'discovery', host: '192.0.2.10' });
+    expect(rd.store.registrations.get(id)).toMatchObject({ discovered: true, ep: id, base: 'coap://192.0.2.10:5683' });
+    expect(rd.store.registrations.get(id)!.links).toEqual([{ href: '/b', attrs: {} }]);
+    expect(rd.eventsOf(id)).toEqual(['device.registered', 'device.updated']);
+
+    const client = await rd.client();
+    const registered = await register(client, 'ep=real', '</real>');
+    const rediscovered = directory.registerDiscovered('127.0.0.1', client.localPort, [{ href: '/x', attrs: {} }], 60);
+    expect(rediscovered).toEqual({ ok: true, deviceId: registered });
+    expect(rd.store.registrations.get(registered)).toMatchObject({
+      discovered: false,
+      links: [{ href: '/real', attrs: {} }],
+    });
+  });
+});
+
 describe('registration resource (RFC 9176 §5.3.1, §5.3.2)', () => {
   it('update refreshes the lifetime and answers 2.04', async () => {
     const client = await rd.client();
