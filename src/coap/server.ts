@@ -76,8 +76,8 @@ export class CoapServer {
     const groups = this.options.multicastGroups ?? [];
     const reuseAddr = groups.length > 0;
     const socket = isIPv4(bind)
-      ? dgram.createSocket({ type: 'udp4', reuseAddr })
-      : dgram.createSocket({ type: 'udp6', ipv6Only: false, reuseAddr });
+      ? dgram.createSocket({ type: 'udp4', reuseAddr, lookup: literalLookup })
+      : dgram.createSocket({ type: 'udp6', ipv6Only: false, reuseAddr, lookup: literalLookup });
     this.socket = socket;
     this.dualStack = !isIPv4(bind);
     this.closed = false;
@@ -269,6 +269,18 @@ function errorResponse(err: CoapError): WireResponse {
 
 function resetFor(messageId: number): Buffer {
   return encodeDatagram({ type: 'RST', code: '0.00', messageId, token: EMPTY, options: [], payload: EMPTY });
+}
+
+/**
+ * Replies go to addresses the socket reported, always IP literals: hand them straight back instead of
+ * dns.lookup, which costs every send an IPv6 regex and a deferred tick.
+ */
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
 }
 
 /** Bursts of thousands of requests must not overflow the kernel's default ~200 KB receive queue. */

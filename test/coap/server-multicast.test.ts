@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoapError, type CoapRequest } from '../../src/coap/types.js';
 import { ServerPeer } from './server-peer.js';
@@ -19,19 +20,23 @@ describe('CoapServer multicast (RFC 7252 §8)', () => {
     fixture = await startServer(
       (request) => {
         seen.push(request);
-        if (request.path[0] === 'missing') throw new CoapError('4.04', 'no such thing');
+        if (request.path[1] === 'missing') throw new CoapError('4.04', 'no such thing');
         return { code: '2.05', payload: 'here' };
       },
       { multicastGroups: [{ group: GROUP, interface: '127.0.0.1' }] },
     );
     sender = await ServerPeer.open(GROUP, fixture.port, { multicastInterface: '127.0.0.1' });
-    const path = (segment: string) => [{ name: 'Uri-Path' as const, value: Buffer.from(segment) }];
+    // Other suites on this machine multicast on the same group: our requests carry a nonce to be told apart.
+    const nonce = randomUUID();
+    const path = (segment: string) =>
+      [nonce, segment].map((value) => ({ name: 'Uri-Path' as const, value: Buffer.from(value) }));
+    const ours = () => seen.filter((r) => r.path[0] === nonce).map((r) => [r.path[1], r.multicast]);
     await sender.send({ code: 'GET', messageId: 1, token: Buffer.from([1]), options: path('missing') });
     await sender.send({ code: 'GET', messageId: 2, token: Buffer.from([2]), options: path('here') });
     const reply = await sender.reply({ token: Buffer.from([2]) });
     expect(reply.payload.toString()).toBe('here');
     expect(sender.replies.map((r) => r.token[0])).toEqual([2]);
-    expect(seen.map((r) => [r.path[0], r.multicast])).toEqual([
+    expect(ours()).toEqual([
       ['missing', true],
       ['here', true],
     ]);
@@ -39,7 +44,7 @@ describe('CoapServer multicast (RFC 7252 §8)', () => {
     const unicast = await fixture.peer();
     await unicast.send({ confirmable: true, code: 'GET', messageId: 3, options: path('missing') });
     expect((await unicast.reply({ messageId: 3 })).code).toBe('4.04');
-    expect(seen.at(-1)?.multicast).toBe(false);
+    expect(ours().at(-1)).toEqual(['missing', false]);
   });
 
   it('still serves unicast when a group cannot be joined (IPv6 link-local group without a zone)', async () => {
