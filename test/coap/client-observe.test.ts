@@ -143,7 +143,7 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
     client.observe({ host: '127.0.0.1', port: device.port, method: 'GET', path: '/s', timeoutMs: 5000 }, (reply) =>
       seen.push(reply),
     );
-    await waitFor(() => device.received.filter((message) => message.type === 'ACK').length === 3, {
+    await waitFor(() => device.received.filter((message) => message.type === 'ACK').length >= 3, {
       what: 'three ACKs',
     });
     await waitFor(() => seen.length === 3, { what: 'three deliveries' });
@@ -172,7 +172,7 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
     await waitFor(() => seen.length === 1, { what: 'the assembled notification' });
     expect(seen[0]!.payload.equals(representation)).toBe(true);
     expect(seen[0]!.observe).toBe(1);
-    const [registration, follow] = device.received;
+    const [registration, follow] = device.distinct;
     expect(uintOption(follow!.options, OptionNumber.observe)).toBeUndefined();
     expect(follow!.token.equals(registration!.token)).toBe(false);
   });
@@ -215,9 +215,9 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
       { host: '127.0.0.1', port: device.port, method: 'GET', path: '/s', query: ['q=1'], timeoutMs: 5000 },
       () => undefined,
     );
-    await waitFor(() => device.received.length === 1, { what: 'registration' });
+    await waitFor(() => device.received.length > 0, { what: 'registration' });
     await observation.cancel();
-    const [registration, deregistration] = device.received;
+    const [registration, deregistration] = device.distinct;
     expect(uintOption(deregistration!.options, OptionNumber.observe)).toBe(1);
     expect(deregistration!.token).toEqual(registration!.token);
     expect(deregistration!.options.filter((o) => o.number !== OptionNumber.observe)).toEqual(

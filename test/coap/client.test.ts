@@ -132,7 +132,7 @@ describe('CoapClient.request deadlines and message layer', () => {
     });
     expect(reply.payload.toString()).toBe('late');
     await waitFor(
-      () => separate.received.filter((message) => message.type === 'ACK' && message.messageId === 4242).length === 2,
+      () => separate.received.filter((message) => message.type === 'ACK' && message.messageId === 4242).length >= 2,
       {
         what: 'two ACKs of the separate response',
       },

@@ -23,6 +23,12 @@ export class RawPeer {
     return this;
   }
 
+  /** What was received minus retransmissions (same message id): a loaded machine may retransmit any CON. */
+  get distinct(): Message[] {
+    const ids = new Set<number>();
+    return this.received.filter((message) => !ids.has(message.messageId) && ids.add(message.messageId));
+  }
+
   get port(): number {
     return this.socket.address().port;
   }
