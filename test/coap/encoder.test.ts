@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeDatagram } from '../../src/coap/encoder.js';
 import { decodeMessage, encodeMessage, type Message, type MessageType } from '../../src/coap/message.js';
-
-/** Deterministic xorshift32. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x100000000;
-  };
-}
+import { seededRandom } from './seeded-random.js';
 
 const TYPES: MessageType[] = ['CON', 'NON', 'ACK', 'RST'];
 const OPTION_NUMBERS = [1, 4, 6, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 60, 258, 2049, 65000];
@@ -36,7 +26,7 @@ function randomMessage(next: () => number): Message {
 
 describe('encodeDatagram', () => {
   it("produces exactly coap-packet's bytes for 2,000 random messages", () => {
-    const next = random(0xc0a9);
+    const next = seededRandom(0xc0a9);
     const differing: Message[] = [];
     for (let i = 0; i < 2000; i++) {
       const message = randomMessage(next);

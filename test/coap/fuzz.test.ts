@@ -2,17 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from 'coap-packet';
 import type { CoapRequest } from '../../src/coap/types.js';
 import { startServer, type Fixture } from './server-fixture.js';
-
-/** Deterministic xorshift32, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x100000000;
-  };
-}
+import { seededRandom } from './seeded-random.js';
 
 const valid = generate(
   {
@@ -69,7 +59,7 @@ describe('CoapServer under random and mutated datagrams', () => {
   it('survives 5,000 bad datagrams and then answers a normal request correctly', async () => {
     const peer = await fixture.peer();
     const heapBefore = process.memoryUsage().heapUsed;
-    for (const datagram of fuzzDatagrams(5000, random(0x5eed))) await peer.sendRaw(datagram);
+    for (const datagram of fuzzDatagrams(5000, seededRandom(0x5eed))) await peer.sendRaw(datagram);
     await peer.send({
       confirmable: true,
       code: 'GET',
