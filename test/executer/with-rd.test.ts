@@ -46,7 +46,7 @@ describe('Executer and Pinger over a real RD', () => {
     const executer = new Executer({ store, log, config: config.executer, client });
     await executer.start();
     cleanup.push(() => executer.stop());
-    const pingerConfig = { ...config.pinger, intervalSeconds: 0.1, timeoutMs: 200, missesBeforeOffline: 2 };
+    const pingerConfig = { ...config.pinger, intervalSeconds: 0.1, timeoutMs: 1000, missesBeforeOffline: 2 };
     const pinger = new Pinger({ store, bus, log, config: pingerConfig, client });
     await pinger.start();
     cleanup.push(() => pinger.stop());

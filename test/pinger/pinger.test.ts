@@ -18,7 +18,8 @@ afterEach(async () => {
 });
 
 function pingerConfig(overrides: Partial<PingerConfig>): PingerConfig {
-  return { ...parseConfig({}).pinger, timeoutMs: 200, missesBeforeOffline: 2, ...overrides };
+  // Generous for a loaded machine: a ping lost to load would read as a miss.
+  return { ...parseConfig({}).pinger, timeoutMs: 1000, missesBeforeOffline: 2, ...overrides };
 }
 
 function setup(overrides: Partial<PingerConfig> = {}) {

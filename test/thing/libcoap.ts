@@ -37,7 +37,7 @@ export function exchangeRaw(
 }
 
 /** A CoAP ping (RFC 7252 §4.3): empty CON; a live endpoint answers Reset. */
-export async function pingRaw(port: number, waitMs = 1000): Promise<boolean> {
+export async function pingRaw(port: number, waitMs = 3000): Promise<boolean> {
   const messageId = Math.floor(Math.random() * 0xffff);
   const answer = await exchangeRaw(
     port,
