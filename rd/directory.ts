@@ -242,8 +242,7 @@ export class Directory {
   private put(next: Registration, previous: Registration | undefined): void {
     this.store.registrations.put(next);
     // A lifetime refresh (the common update) changes nothing the index knows.
-    const indexed =
-      previous && previous.ep === next.ep && previous.links === next.links && previous.attrs.rt === next.attrs.rt;
+    const indexed = previous && previous.ep === next.ep && previous.links === next.links;
     if (indexed) return;
     if (previous) this.index.delete(previous);
     this.index.add(next);

@@ -25,7 +25,7 @@ export class EndpointIndex {
     return this.byEp.get(ep) ?? EMPTY;
   }
 
-  /** Device ids of registrations with a link (or an endpoint attribute) carrying that rt token. */
+  /** Device ids of registrations with a link carrying that rt token. */
   withResourceType(rt: string): ReadonlySet<string> {
     return this.byRt.get(rt) ?? EMPTY;
   }
@@ -35,8 +35,6 @@ const EMPTY: ReadonlySet<string> = new Set();
 
 function rtTokens(reg: Registration): Set<string> {
   const out = new Set<string>();
-  const own = reg.attrs.rt;
-  if (typeof own === 'string') for (const token of tokens(own)) out.add(token);
   for (const link of reg.links) {
     const rt = link.attrs.rt;
     if (typeof rt === 'string') for (const token of tokens(rt)) out.add(token);

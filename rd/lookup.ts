@@ -52,8 +52,10 @@ export class Lookup {
   private candidates(query: LookupQuery): Iterable<Registration> {
     const ep = query.criteria.find((param) => param.name === 'ep' && isExact(param));
     if (ep) return this.directory.among(this.directory.endpoints.withEndpoint(ep.value as string));
+    // The endpoint link itself has rt="core.rd-ep" (RFC 9176 §6.3), which no resource link index holds.
     const rt = query.criteria.find(
-      (param) => param.name === 'rt' && isExact(param) && !/\s/.test(param.value as string),
+      (param) =>
+        param.name === 'rt' && isExact(param) && !/\s/.test(param.value as string) && param.value !== 'core.rd-ep',
     );
     if (rt) return this.directory.among(this.directory.endpoints.withResourceType(rt.value as string));
     return this.directory.all();

@@ -63,6 +63,10 @@ describe('endpoint lookup (RFC 9176 §6.3)', () => {
     expect(await lookup('/rd-lookup/ep?rt=temperature')).toHaveLength(2);
   });
 
+  it('rt=core.rd-ep matches every endpoint link', async () => {
+    expect(await lookup('/rd-lookup/ep?rt=core.rd-ep')).toHaveLength(3);
+  });
+
   it('href matches the registration resource', async () => {
     expect(await lookup(`/rd-lookup/ep?href=/rd/${ids.gateway}`)).toEqual([expect.stringContaining('ep="gateway"')]);
   });
