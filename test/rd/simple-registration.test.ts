@@ -44,7 +44,9 @@ describe('simple registration (RFC 9176 §5.1)', () => {
   it('registers nothing when the requester does not serve /.well-known/core', async () => {
     const device = await rd.client();
     expect((await device.request({ method: 'POST', uri: '/.well-known/rd?ep=silent' })).code).toBe('2.04');
-    await rd.rd.stop().then(() => rd.rd.start()); // drains the fetch in flight
+    await waitFor(() => device.served.includes('.well-known/core'), { what: 'the RD fetching /.well-known/core' });
+    await rd.reopen(); // stop() waits for the fetch in flight to finish
     expect(rd.store.registrations.count()).toBe(0);
+    expect(rd.store.devices.count()).toBe(0);
   });
 });

@@ -44,6 +44,8 @@ export class TestClient {
   private messageId = Math.floor(Math.random() * 0xffff);
   /** Links this client serves at `/.well-known/core`, as a device doing simple registration does. */
   wellKnownCore: string | undefined;
+  /** Paths of the requests this client has answered. */
+  readonly served: string[] = [];
 
   constructor(
     private readonly host: string,
@@ -128,6 +130,7 @@ export class TestClient {
       .filter((o) => o.name === 'Uri-Path')
       .map((o) => o.value.toString())
       .join('/');
+    this.served.push(path);
     const found = path === '.well-known/core' && this.wellKnownCore !== undefined;
     const reply = generate({
       ack: packet.confirmable,
