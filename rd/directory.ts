@@ -85,10 +85,6 @@ export class Directory {
     return this.store.registrations.count();
   }
 
-  device(id: string): Device | undefined {
-    return this.store.devices.get(id);
-  }
-
   register(
     input: RegistrationInput,
     source: Source,
