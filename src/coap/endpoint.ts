@@ -52,6 +52,7 @@ export class Endpoint {
       this.socket.once('error', reject);
       this.socket.bind(options.port, options.bind, () => {
         this.socket.off('error', reject);
+        enlargeReceiveBuffer(this.socket);
         resolve();
       });
     });
@@ -224,5 +225,19 @@ export class Endpoint {
     void this.sendDatagram(source, reply).catch((error: unknown) =>
       this.options.log.debug({ err: error, source }, `could not send ${type}`),
     );
+  }
+}
+
+/**
+ * Notifications from thousands of observed devices arrive in bursts: the kernel's default ~200 KB
+ * receive queue overflows (RcvbufErrors) whenever the event loop stalls briefly. Capped by net.core.rmem_max.
+ */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+function enlargeReceiveBuffer(socket: dgram.Socket): void {
+  try {
+    socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+  } catch {
+    // Not permitted here: the default queue still works, with drops under bursts.
   }
 }
