@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import dgram, { type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { generate, parse, type ParsedPacket } from 'coap-packet';
@@ -114,7 +115,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let sent = 0;
   let answered = 0;
   let lost = 0;
-  let nextToken = 1;
+  // Replies to an earlier run may still arrive on a reused port: tokens start somewhere else each run.
+  let nextToken = randomInt(0x7fffffff);
   const started = performance.now();
   let stopSending = false;
   let finish: () => void = () => undefined;

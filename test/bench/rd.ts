@@ -101,7 +101,7 @@ async function phase(
 }
 
 async function ceiling(): Promise<Record<string, Measured>> {
-  console.log('echo server (ceiling):');
+  console.log('echo server (ceiling: CoapServer with a handler that only answers):');
   const echo = await startServerProcess(echoServerScript);
   try {
     const registrations = await phase('echo POST (registration-shaped)', echo, {
@@ -193,6 +193,8 @@ const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const rate = (r: LoadResult): string => `${r.perSecond.toFixed(0)}/s`;
 const latency = (r: LoadResult): string => `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)} ms`;
 const cpu = (r: Measured | undefined): string => (r === undefined ? '' : `${r.cpuUsPerRequest.toFixed(0)} µs`);
+/** What one core would serve at this CPU cost per request: the figure a busy machine does not distort. */
+const perCore = (r: Measured): string => `${(1e6 / r.cpuUsPerRequest).toFixed(0)}/s`;
 /** Figures count only when (almost) every request got a success reply. */
 const clean = (r: LoadResult): boolean => {
   const ok = Object.entries(r.codes).reduce((n, [code, count]) => n + (code.startsWith('2.') ? count : 0), 0);
@@ -220,6 +222,7 @@ function row(
     ratio,
     cpu(rd),
     cpu(echo),
+    show === rate ? perCore(rd) : '',
     target,
     verdict(pass ?? true, rd),
   ];
@@ -268,11 +271,22 @@ async function main(): Promise<void> {
       '',
       '',
       '',
+      '',
       '≤ 200 MB',
       verdict(r('mixed').peakRss <= 200 * 1024 * 1024),
     ],
   ];
-  const header = ['figure', 'RD', 'echo ceiling', 'RD/ceiling', 'RD CPU/req', 'echo CPU/req', 'target', ''];
+  const header = [
+    'figure',
+    'RD',
+    'echo ceiling',
+    'RD/ceiling',
+    'RD CPU/req',
+    'echo CPU/req',
+    'RD 1 core',
+    'target',
+    '',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
   console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
