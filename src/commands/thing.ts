@@ -63,29 +63,37 @@ export function register(program: Command): void {
             process.stderr.write(`started ${started}/${total}\n`);
         },
       });
+      // A few things are logged one by one; a crowd as counts, or its log would drown the terminal.
+      const verbose = options.count <= 20;
+      const registered = new Set<string>();
+      let failureReported = false;
       for (const thing of fleet.things) {
-        thing.on('registered', (location: string | null) =>
-          log.info({ ep: thing.name, location, rd: `${options.rd.host}:${options.rd.port}` }, 'registered'),
-        );
-        thing.on('registration-failed', (err: Error) =>
-          log.warn({ ep: thing.name, err: err.message }, 'registration failed; retrying'),
-        );
+        thing.on('registered', (location: string | null) => {
+          const first = !registered.has(thing.name);
+          registered.add(thing.name);
+          const fields = { ep: thing.name, location, rd: `${options.rd.host}:${options.rd.port}` };
+          log[verbose ? 'info' : 'debug'](fields, 'registered');
+          if (!verbose && first && (registered.size % 100 === 0 || registered.size === options.count)) {
+            log.info({ registered: registered.size, total: options.count }, 'registrations');
+          }
+        });
+        thing.on('registration-failed', (err: Error) => {
+          // A crowd says it once: an unreachable RD would otherwise fill the log with one line per thing.
+          if (verbose || !failureReported)
+            log.warn({ ep: thing.name, err: err.message }, 'registration failed; retrying');
+          failureReported = true;
+        });
       }
       await fleet.start();
-      const verbose = options.count <= 20;
-      for (const thing of fleet.things) {
-        const { host, port } = thing.address();
-        if (verbose)
-          log.info(
-            {
-              ep: thing.name,
-              address: `coap://${host.includes(':') ? `[${host}]` : host}:${port}`,
-              registration: mode,
-            },
-            'thing up',
-          );
+      if (verbose) {
+        for (const thing of fleet.things) {
+          const { host, port } = thing.address();
+          const address = `coap://${host.includes(':') ? `[${host}]` : host}:${port}`;
+          log.info({ ep: thing.name, address, registration: mode }, 'thing up');
+        }
+      } else {
+        log.info({ count: options.count, registration: mode }, 'things up');
       }
-      if (!verbose) log.info({ count: options.count, registration: mode }, 'things up');
       await untilStopSignal();
       log.info('stopping: deregistering and closing');
       await fleet.stop();
