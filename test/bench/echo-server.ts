@@ -65,6 +65,8 @@ export async function serveInChild(start: () => Promise<{ port: number; stop: ()
   const server = await start();
   let peak = process.memoryUsage.rss();
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50);
+  // A parent that dies without `stop` must not leave the server running.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message) => {
     if (message === 'usage') {
       const { user, system } = process.cpuUsage();
