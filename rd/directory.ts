@@ -47,6 +47,7 @@ const FULL_RETRY_SECONDS = 60;
 export class Directory {
   private readonly index = new EndpointIndex();
   private readonly commits: GroupCommit;
+  private changes = 0;
 
   constructor(
     private readonly store: Store,
@@ -75,6 +76,16 @@ export class Directory {
       const reg = this.get(id, now);
       if (reg) yield reg;
     }
+  }
+
+  /** Grows with every change to registrations or groups: what a cached lookup result is checked against. */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** Records a change made outside Directory (groups). */
+  changed(): void {
+    this.changes++;
   }
 
   get endpoints(): EndpointIndex {
@@ -160,6 +171,7 @@ export class Directory {
       this.store.registrations.remove(id);
       this.index.delete(reg);
     });
+    this.changes++;
     const device = this.store.devices.get(id);
     if (!device) return true;
     this.bus.emit('device.removed', { device: this.store.info(device), reason });
@@ -237,6 +249,7 @@ export class Directory {
 
   private put(next: Registration, previous: Registration | undefined): void {
     this.store.registrations.put(next);
+    this.changes++;
     // A lifetime refresh (the common update) changes nothing the index knows.
     const indexed = previous && previous.ep === next.ep && previous.links === next.links;
     if (indexed) return;

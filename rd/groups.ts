@@ -39,6 +39,7 @@ export class GroupInterface {
       createdAt: existing?.createdAt ?? Date.now(),
     };
     this.store.groups.put(group);
+    this.directory.changed();
     return { code: existing ? '2.04' : '2.01', locationPath: ['rd-group', group.id] };
   };
 
@@ -64,11 +65,13 @@ export class GroupInterface {
       attrs: { ...group.attrs, ...params.attrs },
       members,
     });
+    this.directory.changed();
     return { code: '2.04' };
   };
 
   remove = (_request: CoapRequest, id: string): CoapResponse => {
     if (!this.store.groups.remove(id)) throw notFound();
+    this.directory.changed();
     return { code: '2.02' };
   };
 

@@ -18,11 +18,41 @@ export class Lookup {
     private readonly store: Store,
   ) {}
 
+  private readonly large = new Map<string, { version: number; response: CoapResponse }>();
+
   endpoints = (request: CoapRequest): CoapResponse =>
-    linkFormat(this.findEndpoints(parseLookupQuery(request.query)).map((reg) => endpointLink(reg).text));
+    this.cached(request, () =>
+      linkFormat(this.findEndpoints(parseLookupQuery(request.query)).map((reg) => endpointLink(reg).text)),
+    );
 
   resources = (request: CoapRequest): CoapResponse =>
-    linkFormat(this.findResources(parseLookupQuery(request.query)).map(({ link }) => link.text));
+    this.cached(request, () =>
+      linkFormat(this.findResources(parseLookupQuery(request.query)).map(({ link }) => link.text)),
+    );
+
+  /**
+   * A result larger than one block is fetched block by block (RFC 7959 Block2), and every block request
+   * comes back here: the rendered result is kept until the directory changes, so a 4 MB lookup is
+   * computed once, not once per 1 KB block, and all its blocks come from one representation (§2.4).
+   * Its ETag is the directory version it reflects.
+   */
+  private cached(request: CoapRequest, render: () => CoapResponse): CoapResponse {
+    const key = `${request.path.join('/')}?${request.query.join('&')}`;
+    const version = this.directory.version;
+    const hit = this.large.get(key);
+    if (hit?.version === version) return hit.response;
+    const response = render();
+    if (typeof response.payload === 'string' && response.payload.length > ONE_BLOCK) {
+      const etag = Buffer.alloc(4);
+      etag.writeUInt32BE(version % 2 ** 32);
+      const tagged = { ...response, etag };
+      this.large.delete(key);
+      this.large.set(key, { version, response: tagged });
+      if (this.large.size > CACHED_RESULTS) this.large.delete(this.large.keys().next().value!);
+      return tagged;
+    }
+    return response;
+  }
 
   /** Registrations matching the query, paged. */
   findEndpoints(query: LookupQuery): Registration[] {
@@ -80,6 +110,11 @@ export class Lookup {
     };
   }
 }
+
+/** RFC 7959 block size the server slices by; smaller results fit one datagram and are not kept. */
+const ONE_BLOCK = 1024;
+/** Large results kept at once (oldest dropped first). */
+const CACHED_RESULTS = 32;
 
 export interface FoundResource {
   reg: Registration;

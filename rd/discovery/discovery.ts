@@ -113,7 +113,7 @@ export class Discovery {
     this.mdns?.browse();
     const found = (await this.multicast?.round()) ?? [];
     if (this.stopped) return 0;
-    for (const { host, port, links } of found) this.deps.onDiscovered(host, port, links);
+    for (const { host, port, links } of found) this.found(host, port, links, 'multicast');
     if (found.length > 0) this.deps.log.info({ found: found.length }, 'multicast discovery round');
     return found.length;
   }
@@ -124,6 +124,7 @@ export class Discovery {
     if (this.stopped || this.queried.has(key)) return;
     this.queried.add(key);
     const { client, log } = this.deps;
+    let links: Link[] | undefined;
     try {
       const reply = await client.request({
         host,
@@ -132,12 +133,20 @@ export class Discovery {
         path: WELL_KNOWN_CORE,
         timeoutMs: UNICAST_TIMEOUT_MS,
       });
-      const links = thingLinks(reply);
-      if (this.stopped || !links) return;
-      log.info({ host, port, links: links.length }, 'discovered over mDNS');
-      this.deps.onDiscovered(host, port, links);
+      links = thingLinks(reply);
     } catch (err) {
       log.debug({ host, port, err: (err as Error).message }, 'mDNS service did not answer /.well-known/core');
+    }
+    if (links && !this.stopped) this.found(host, port, links, 'mDNS');
+  }
+
+  /** Hands a find to the directory; a failure there is logged, never allowed to stop discovery. */
+  private found(host: string, port: number, links: Link[], via: 'multicast' | 'mDNS'): void {
+    try {
+      this.deps.onDiscovered(host, port, links);
+      this.deps.log.debug({ host, port, links: links.length, via }, 'discovered');
+    } catch (err) {
+      this.deps.log.error({ err, host, port, via }, 'could not record a discovered device');
     }
   }
 }

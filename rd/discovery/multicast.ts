@@ -1,7 +1,7 @@
-import os from 'node:os';
 import type { CoapClientApi } from '../../src/coap/types.js';
 import type { Logger } from '../../src/log.js';
 import type { Link } from '../../src/store/index.js';
+import { groupInterfaces } from './interfaces.js';
 import { thingLinks } from './links.js';
 
 export interface Discovered {
@@ -25,21 +25,6 @@ export interface MulticastDiscoveryOptions {
 /** Errors that mean "this machine or interface does not do multicast", not a bug. */
 const UNAVAILABLE = new Set(['EPERM', 'EACCES', 'ENETUNREACH', 'ENODEV', 'EADDRNOTAVAIL', 'EINVAL', 'EHOSTUNREACH']);
 
-const isIpv6 = (address: string): boolean => address.includes(':');
-
-/**
- * The interface to send on for one group: IPv4 groups take an IPv4 address, IPv6 groups a scope
- * (`::%eth0`); an interface name resolves to whichever the group needs.
- */
-function interfaceFor(group: string, configured: string): string | undefined {
-  const byName = os.networkInterfaces()[configured];
-  if (byName) {
-    if (isIpv6(group)) return `::%${configured}`;
-    return byName.find((address) => address.family === 'IPv4')?.address;
-  }
-  return isIpv6(group) === isIpv6(configured) ? configured : undefined;
-}
-
 /** The errno name of a socket error, whether raised as is or wrapped into a message by the client. */
 function errorCode(err: unknown): string | undefined {
   for (let cause = err as { code?: unknown; cause?: unknown } | undefined; cause; cause = cause.cause as typeof cause) {
@@ -61,17 +46,9 @@ export class MulticastDiscovery {
   async round(): Promise<Discovered[]> {
     const { client, log, groups, interfaces, waitMs, port } = this.options;
     const found = new Map<string, Discovered>();
-    const sends: Array<{ group: string; iface: string | undefined }> = [];
-    for (const group of groups) {
-      if (interfaces.length === 0) sends.push({ group, iface: undefined });
-      for (const configured of interfaces) {
-        const iface = interfaceFor(group, configured);
-        if (iface !== undefined) sends.push({ group, iface });
-      }
-    }
     const failures: string[] = [];
     await Promise.all(
-      sends.map(async ({ group, iface }) => {
+      groupInterfaces(groups, interfaces).map(async ({ group, interface: iface }) => {
         try {
           await client.multicast(
             {

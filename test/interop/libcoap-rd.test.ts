@@ -108,6 +108,28 @@ describe.skipIf(!available)('libcoap coap-client-notls against the RD', () => {
     expect(unknown.code).toBe('4.04');
   });
 
+  it('fetches a lookup result larger than one block in full (RFC 7959 Block2)', async () => {
+    for (let i = 0; i < 30; i++) {
+      const run = await coapClient([
+        '-m',
+        'post',
+        '-t',
+        '40',
+        '-e',
+        `</sensors/a-rather-long-resource-path-${i}>;rt="bulk";if="sensor"`,
+        `coap://127.0.0.1:${port}/rd?ep=bulk-${i}`,
+      ]);
+      expect(run.code).toBe('2.01');
+    }
+    const lookup = await new Promise<string>((resolve, reject) =>
+      execFile(CLIENT, ['-B', '5', `coap://127.0.0.1:${port}/rd-lookup/res?rt=bulk`], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    expect(lookup.length).toBeGreaterThan(2048);
+    expect(lookup.match(/rt="bulk"/g)).toHaveLength(30);
+  });
+
   it('registers a large link-format document sent block-wise (RFC 7959 Block1)', async () => {
     const links = Array.from({ length: 40 }, (_, i) => `</sensors/s${i}>;rt="sensor-${i}";if="sensor"`).join(',');
     const run = await coapClient([

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lookup } from '../../rd/index.js';
 import { RdFixture, register } from './fixture.js';
 import type { TestClient } from './udp-client.js';
 
@@ -162,5 +163,32 @@ describe('discovery of the RD (RFC 9176 §4.3, RFC 6690 §4)', () => {
       expect.stringContaining('core.rd-lookup-res'),
     ]);
     expect(await lookup('/.well-known/core?rt=nothing')).toEqual([]);
+  });
+});
+
+describe('large lookup results (RFC 7959 Block2)', () => {
+  it('are rendered once per directory version, with that version as ETag', async () => {
+    const request = {
+      method: 'GET' as const,
+      path: ['rd-lookup', 'res'],
+      query: [],
+      contentFormat: undefined,
+      accept: undefined,
+      observe: undefined,
+      payload: Buffer.alloc(0),
+      source: { address: '127.0.0.1', port: 1, family: 'IPv4' as const },
+      multicast: false,
+    };
+    const lookup = new Lookup(rd.rd.directory, rd.store);
+    const bulk = Array.from({ length: 20 }, (_, i) => `</bulk/${i}>;rt="bulk"`).join(',');
+    await register(client, 'ep=bulky', bulk);
+    const first = lookup.resources(request);
+    expect(String(first.payload).length).toBeGreaterThan(1024);
+    expect(first.etag).toBeDefined();
+    expect(lookup.resources(request)).toBe(first);
+    await client.request({ method: 'POST', uri: `/rd/${ids.node1}` });
+    const after = lookup.resources(request);
+    expect(after).not.toBe(first);
+    expect(after.etag).not.toEqual(first.etag);
   });
 });
