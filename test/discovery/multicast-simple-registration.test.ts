@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Discovery, ResourceDirectory, discoveredLifetime } from '../../rd/index.js';
+import { Discovery, ResourceDirectory, discoveredLifetime, multicastGroups } from '../../rd/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
 import { EventBus } from '../../src/events.js';
@@ -35,9 +35,7 @@ async function startRd(): Promise<{ store: Store; rd: ResourceDirectory; port: n
     config: config.rd,
     coap: { bind: '0.0.0.0', port },
     client,
-    multicastGroups: config.discovery.groups.flatMap((group) =>
-      config.discovery.interfaces.map((iface) => ({ group, interface: iface })),
-    ),
+    multicastGroups: multicastGroups(config.discovery),
   });
   await rd.start();
   cleanups.push(async () => {
