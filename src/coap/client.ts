@@ -7,7 +7,7 @@ import { encodeUint, OptionNumber, pathSegments, stringOptions, type CoapOption 
 import { resolvePeer } from './peer.js';
 import { ObservationStream } from './observation.js';
 import { multicastRequest } from './multicast.js';
-import { DEFAULT_TIMING, maxTransmitWaitMs, type TransmissionTiming } from './timing.js';
+import { deadlineTimer, DEFAULT_TIMING, maxTransmitWaitMs, type TransmissionTiming } from './timing.js';
 import {
   CoapTimeoutError,
   CoapTransportError,
@@ -166,11 +166,11 @@ export class CoapClient implements CoapClientApi {
     if (this.closed) throw new CoapTransportError('coap client closed');
     const limit = timeoutMs ?? maxTransmitWaitMs(this.timing);
     const controller = this.track();
-    const timer = setTimeout(() => controller.abort(new CoapTimeoutError(`no reply within ${limit} ms`)), limit);
+    const timer = deadlineTimer(limit, () => controller.abort(new CoapTimeoutError(`no reply within ${limit} ms`)));
     try {
       return await work(controller.signal);
     } finally {
-      clearTimeout(timer);
+      timer.clear();
       this.active.delete(controller);
     }
   }

@@ -5,6 +5,7 @@ import { exchange, toReply, transmit, type OutgoingRequest, type Received } from
 import type { Message } from './message.js';
 import { encodeUint, OptionNumber } from './options.js';
 import { resolvePeer } from './peer.js';
+import { deadlineTimer } from './timing.js';
 import { CoapResetError, type CoapReply, type Observation, type Peer } from './types.js';
 
 export type ObservationEnd = Awaited<Observation['ended']>;
@@ -52,7 +53,7 @@ export class ObservationStream implements Observation {
   private readonly registration = new AbortController();
   // Aborts block-wise completions still in flight when the stream stops.
   private readonly lifetime = new AbortController();
-  private registrationTimer: NodeJS.Timeout | undefined;
+  private registrationTimer: { clear(): void } | undefined;
   private latest: { sequence: number; at: number } | undefined;
   // Notifications completed by block-wise transfer are delivered in arrival order.
   private deliveries: Promise<void> = Promise.resolve();
@@ -63,9 +64,10 @@ export class ObservationStream implements Observation {
   }
 
   start(): void {
-    this.registrationTimer = setTimeout(() => this.stop('timeout'), this.options.timeoutMs);
+    this.registrationTimer = deadlineTimer(this.options.timeoutMs, () => this.stop('timeout'));
     this.register().catch((error: unknown) => {
-      if (this.state === 'ended') return;
+      // Aborted on purpose: answered (the response may overtake its ACK), cancelled, or stopped.
+      if (this.state === 'ended' || this.registration.signal.aborted) return;
       this.options.log.debug({ err: error, host: this.options.host }, 'observe registration failed');
       this.stop(error instanceof CoapResetError ? 'reset' : 'timeout');
     });
@@ -75,11 +77,14 @@ export class ObservationStream implements Observation {
   async cancel(): Promise<void> {
     const { peer, token } = this;
     if (this.state === 'ended' || this.state === 'cancelling') return;
-    if (peer === undefined || token === undefined || this.state === 'registering') {
+    if (peer === undefined || token === undefined) {
       this.stop('cancelled');
       return;
     }
+    // Also while the registration is in flight: the server may have listed us already.
     this.state = 'cancelling';
+    this.registrationTimer?.clear();
+    this.registration.abort();
     const attempt = new AbortController();
     // close() of the client ends a deregistration in flight too.
     this.lifetime.signal.addEventListener('abort', () => attempt.abort(), { once: true });
@@ -104,7 +109,7 @@ export class ObservationStream implements Observation {
   stop(reason: EndReason, reply?: CoapReply): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
-    clearTimeout(this.registrationTimer);
+    this.registrationTimer?.clear();
     this.registration.abort();
     this.lifetime.abort();
     this.unregister();
@@ -126,7 +131,7 @@ export class ObservationStream implements Observation {
     if (this.state === 'ended') return;
     if (this.state === 'registering') {
       this.state = 'observing';
-      clearTimeout(this.registrationTimer);
+      this.registrationTimer?.clear();
       this.registration.abort();
     }
     const received = { message, source };

@@ -23,4 +23,21 @@ export const initialTimeoutMs = (t: TransmissionTiming): number =>
 const MAX_LATENCY_MS = 100_000;
 
 /** RFC 7252 §4.8.2 EXCHANGE_LIFETIME: how long a message id stays in use (247 s by default). */
-export const exchangeLifetimeMs = (t: TransmissionTiming): number => maxTransmitSpanMs(t) + 2 * MAX_LATENCY_MS + t.ackTimeoutMs;
+export const exchangeLifetimeMs = (t: TransmissionTiming): number =>
+  maxTransmitSpanMs(t) + 2 * MAX_LATENCY_MS + t.ackTimeoutMs;
+
+/**
+ * Calls `onExpire` once `ms` have passed, never earlier: libuv measures timers from the loop's cached time,
+ * which lags under load, so an early expiry is re-armed for what is left (by the monotonic clock).
+ */
+export function deadlineTimer(ms: number, onExpire: () => void): { clear(): void } {
+  const deadline = performance.now() + ms;
+  let timer: NodeJS.Timeout;
+  const check = (): void => {
+    const remaining = deadline - performance.now();
+    if (remaining > 0) timer = setTimeout(check, Math.ceil(remaining));
+    else onExpire();
+  };
+  timer = setTimeout(check, ms);
+  return { clear: () => clearTimeout(timer) };
+}

@@ -157,7 +157,7 @@ describe('block-wise corner cases (raw peer)', () => {
     });
     client = fixture.newClient();
     await expectTimeoutAtDeadline(
-      client.request({ host: '127.0.0.1', port: device.port, path: '/big', method: 'GET', timeoutMs: 600 }),
+      () => client.request({ host: '127.0.0.1', port: device.port, path: '/big', method: 'GET', timeoutMs: 600 }),
       600,
     );
     expect(device.received.some((message) => findOption(message.options, OptionNumber.block2) !== undefined)).toBe(

@@ -49,7 +49,7 @@ describe('CoapClient.multicast (RFC 7252 §8) on loopback', () => {
     client = fixture.newClient();
     const replies: CoapReply[] = [];
     await client.multicast(
-      { host: ALL_COAP_NODES_V4, port, method: 'GET', path: '/.well-known/core', waitMs: 500, interface: '127.0.0.1' },
+      { host: ALL_COAP_NODES_V4, port, method: 'GET', path: '/.well-known/core', waitMs: 1500, interface: '127.0.0.1' },
       (reply) => replies.push(reply),
     );
     expect(replies.map((reply) => reply.payload.toString()).sort()).toEqual([

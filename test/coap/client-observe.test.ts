@@ -177,6 +177,24 @@ describe('CoapClient.observe message layer (RFC 7641)', () => {
     expect(follow!.token.equals(registration!.token)).toBe(false);
   });
 
+  it('keeps observing when the first response is a CON that overtakes the ACK (RFC 7252 §5.2.2)', async () => {
+    const device = await rawPeer((message, peer) => {
+      if (message.type !== 'CON' || message.code !== '0.01') return;
+      peer.send(notification(message, 1, 'first'));
+      setTimeout(() => peer.send(notification(message, 2, 'second')), 20);
+    });
+    client = fixture.newClient();
+    const seen: string[] = [];
+    const observation = client.observe(
+      { host: '127.0.0.1', port: device.port, method: 'GET', path: '/s', timeoutMs: 5000 },
+      (reply) => seen.push(reply.payload.toString()),
+    );
+    await waitFor(() => seen.length === 2, { what: 'two notifications' });
+    expect(seen).toEqual(['first', 'second']);
+    const state = await Promise.race([observation.ended, Promise.resolve('open')]);
+    expect(state).toBe('open');
+  });
+
   it('resets a notification whose token it does not know (§3.6)', async () => {
     const device = await rawPeer();
     client = fixture.newClient();

@@ -90,7 +90,7 @@ describe('CoapClient.request deadlines and message layer', () => {
     const silent = await rawPeer();
     client = fixture.newClient();
     await expectTimeoutAtDeadline(
-      client.request({ host: '127.0.0.1', port: silent.port, method: 'GET', path: '/x', timeoutMs: 700 }),
+      () => client.request({ host: '127.0.0.1', port: silent.port, method: 'GET', path: '/x', timeoutMs: 700 }),
       700,
     );
     // RFC 7252 §4.2: the CON was retransmitted (same message id) within the deadline.

@@ -7,6 +7,7 @@ export class RawPeer {
   private readonly socket = dgram.createSocket('udp4');
   private clientPort = 0;
   private clientAddress = '';
+  private closed = false;
 
   constructor(private readonly onMessage: (message: Message, peer: RawPeer) => void = () => undefined) {
     this.socket.on('message', (datagram, rinfo) => {
@@ -35,10 +36,13 @@ export class RawPeer {
 
   /** Sends to the last sender (or to `port`). */
   send(message: Message, port = this.clientPort, address = this.clientAddress || '127.0.0.1'): void {
+    // A reply scheduled by a test may fire after the test closed its peers.
+    if (this.closed) return;
     this.socket.send(encodeMessage(message), port, address);
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }
