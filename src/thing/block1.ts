@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { generate, type ParsedPacket } from 'coap-packet';
 import type { Server } from 'coap';
 import { blockSize, decodeBlock } from '../coap/options.js';
-import { answered, useBeforeHandling, type MiddlewareRequest } from './middleware.js';
+import { answered, useBeforeHandling, type MiddlewareRequest } from './server-adapters.js';
 
 /** Largest request body the thing reassembles; more is answered 4.13 (RFC 7959 §2.9.3). */
 const MAX_BODY_BYTES = 65_536;

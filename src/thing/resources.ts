@@ -1,3 +1,4 @@
+import { formatLinkFormat } from '../coap/link-format.js';
 import { ContentFormat, type CoapCode } from '../coap/types.js';
 import type { Attrs, Link } from '../store/types.js';
 
@@ -25,6 +26,8 @@ export interface Resource {
   observable: boolean;
   handle(request: ThingRequest): ThingReply | Promise<ThingReply>;
 }
+
+export const WELL_KNOWN_CORE = '/.well-known/core';
 
 /** Size of `/big`: four 1024-byte blocks, i.e. Block2 (RFC 7959) on every path. */
 export const BIG_SIZE = 4096;
@@ -67,6 +70,18 @@ export class ResourceSet {
   ledOn = false;
   big: Buffer = bigPattern(BIG_SIZE);
   readonly resources: Resource[];
+  /** RFC 6690 §4: the thing's own resource discovery, filtered by query (§4.1). */
+  readonly wellKnownCore: Resource = {
+    path: WELL_KNOWN_CORE,
+    attrs: {},
+    observable: false,
+    handle: (req) =>
+      readOnly(req, () => ({
+        code: '2.05',
+        contentFormat: ContentFormat.linkFormat,
+        payload: formatLinkFormat(filterLinks(this.links(), req.query)),
+      })),
+  };
 
   constructor(onChange: (path: string) => void) {
     this.temperature = new Sensor(21.5, -20, 60, () => onChange('/sensors/temp'));
@@ -100,7 +115,7 @@ export class ResourceSet {
     ];
   }
 
-  /** RFC 6690 §4: the thing's own `/.well-known/core`. */
+  /** What `/.well-known/core` lists and a full registration carries. */
   links(): Link[] {
     return this.resources.map((r) => ({ href: r.path, attrs: r.attrs }));
   }
@@ -202,4 +217,17 @@ function bigPattern(size: number): Buffer {
     out.write(`${offset.toString(16).padStart(6, '0')} big data\n`, offset, 'ascii');
   }
   return out;
+}
+
+/** RFC 6690 §4.1: `?name=value` keeps links whose attribute has that value (a trailing `*` matches a prefix). */
+function filterLinks(links: Link[], query: string[]): Link[] {
+  return links.filter((link) =>
+    query.every((item) => {
+      const [name = '', pattern = ''] = item.split('=', 2);
+      const raw = name === 'href' ? link.href : link.attrs[name];
+      if (raw === undefined) return false;
+      const values = raw === true ? [''] : raw.split(' ');
+      return values.some((v) => (pattern.endsWith('*') ? v.startsWith(pattern.slice(0, -1)) : v === pattern));
+    }),
+  );
 }

@@ -1,7 +1,9 @@
 import type { Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { generate, type ParsedPacket } from 'coap-packet';
-import type { Server } from 'coap';
+import type { IncomingMessage, ObserveWriteStream, OutgoingMessage, Server } from 'coap';
+
+export type Packet = IncomingMessage['_packet'];
 
 /** What the `coap` server passes through its middleware chain (lib/middlewares.js). */
 export interface MiddlewareRequest {
@@ -45,4 +47,35 @@ export function answerPings(server: Server, socket: Socket, onPing: () => void):
     }
     next(null);
   });
+}
+
+export function isObserveWriteStream(res: OutgoingMessage): res is OutgoingMessage & ObserveWriteStream {
+  return '_counter' in res;
+}
+
+/**
+ * The library keeps timers (piggyback ACKs, retransmissions) that send after its server closed and
+ * then throw ERR_SOCKET_DGRAM_NOT_RUNNING; a device without power sends nothing, so drop them.
+ */
+export function dropSendsAfterClose(socket: Socket): () => void {
+  let closed = false;
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  socket.send = ((...args: unknown[]) => {
+    if (!closed) send(...args);
+  }) as Socket['send'];
+  return () => {
+    closed = true;
+  };
+}
+
+export function optionStrings(packet: Packet, name: string): string[] {
+  return (packet.options ?? [])
+    .filter((o) => o.name === name)
+    .map((o) => (Buffer.isBuffer(o.value) ? o.value.toString('utf8') : String(o.value)));
+}
+
+export function contentFormatOf(packet: Packet): number | undefined {
+  const option = packet.options?.find((o) => o.name === 'Content-Format');
+  if (!option || !Buffer.isBuffer(option.value)) return undefined;
+  return option.value.reduce((n, byte) => n * 256 + byte, 0);
 }

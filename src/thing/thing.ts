@@ -1,15 +1,21 @@
 import type { Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
-import { createServer, type IncomingMessage, type ObserveWriteStream, type OutgoingMessage, type Server } from 'coap';
+import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
 import { formatLinkFormat } from '../coap/link-format.js';
-import { ContentFormat } from '../coap/types.js';
 import type { Logger } from '../log.js';
 import type { Link } from '../store/types.js';
 import { finalBlock1, reassembleBlock1 } from './block1.js';
-import { answerPings } from './middleware.js';
+import {
+  answerPings,
+  contentFormatOf,
+  dropSendsAfterClose,
+  isObserveWriteStream,
+  optionStrings,
+  type Packet,
+} from './server-adapters.js';
 import { RdRegistration, type RdTarget, type RegistrationMode } from './registration.js';
-import { ResourceSet, type ThingReply } from './resources.js';
+import { ResourceSet, WELL_KNOWN_CORE, type ThingReply } from './resources.js';
 
 export interface ThingOptions {
   log: Logger;
@@ -49,8 +55,6 @@ interface Observer {
   path: string;
   stream: OutgoingMessage;
 }
-
-type Packet = IncomingMessage['_packet'];
 
 const REQUEST_LOG_MAX = 1000;
 const DEFAULT_MAX_AGE = 60;
@@ -219,18 +223,7 @@ export class Thing extends EventEmitter {
     this.observers.get(observerKey)?.stream.end();
     this.observers.delete(observerKey);
 
-    if (path === '/.well-known/core') {
-      const reply: ThingReply =
-        req.method === 'GET'
-          ? {
-              code: '2.05',
-              contentFormat: ContentFormat.linkFormat,
-              payload: formatLinkFormat(filterLinks(this.links(), query)),
-            }
-          : { code: '4.05' };
-      return this.respond(res, entry, reply, packet);
-    }
-    const resource = this.resources.find(path);
+    const resource = path === WELL_KNOWN_CORE ? this.resources.wellKnownCore : this.resources.find(path);
     if (!resource) return this.respond(res, entry, { code: '4.04' }, packet);
 
     const observing = req.headers.Observe === 0 && resource.observable && req.method === 'GET';
@@ -302,48 +295,4 @@ export class Thing extends EventEmitter {
     const interval = this.options.sensorIntervalMs ?? 5000;
     return interval > 0 ? Math.max(1, Math.ceil((2 * interval) / 1000)) : DEFAULT_MAX_AGE;
   }
-}
-
-function isObserveWriteStream(res: OutgoingMessage): res is OutgoingMessage & ObserveWriteStream {
-  return '_counter' in res;
-}
-
-/**
- * The library keeps timers (piggyback ACKs, retransmissions) that send after its server closed and
- * then throw ERR_SOCKET_DGRAM_NOT_RUNNING; a device without power sends nothing, so drop them.
- */
-function dropSendsAfterClose(socket: Socket): () => void {
-  let closed = false;
-  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
-  socket.send = ((...args: unknown[]) => {
-    if (!closed) send(...args);
-  }) as Socket['send'];
-  return () => {
-    closed = true;
-  };
-}
-
-function optionStrings(packet: Packet, name: string): string[] {
-  return (packet.options ?? [])
-    .filter((o) => o.name === name)
-    .map((o) => (Buffer.isBuffer(o.value) ? o.value.toString('utf8') : String(o.value)));
-}
-
-function contentFormatOf(packet: Packet): number | undefined {
-  const option = packet.options?.find((o) => o.name === 'Content-Format');
-  if (!option || !Buffer.isBuffer(option.value)) return undefined;
-  return option.value.reduce((n, byte) => n * 256 + byte, 0);
-}
-
-/** RFC 6690 §4.1: `?name=value` keeps links whose attribute has that value (a trailing `*` matches a prefix). */
-function filterLinks(links: Link[], query: string[]): Link[] {
-  return links.filter((link) =>
-    query.every((item) => {
-      const [name = '', pattern = ''] = item.split('=', 2);
-      const raw = name === 'href' ? link.href : link.attrs[name];
-      if (raw === undefined) return false;
-      const values = raw === true ? [''] : raw.split(' ');
-      return values.some((v) => (pattern.endsWith('*') ? v.startsWith(pattern.slice(0, -1)) : v === pattern));
-    }),
-  );
 }
