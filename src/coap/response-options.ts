@@ -64,8 +64,10 @@ export function renderResponse(
   }
   const slice = offset % blockBytes === 0 ? sliceBlock2(body, offset / blockBytes, szx) : undefined;
   if (slice === undefined) return bareResponse('4.02', [], 'Block2 out of range');
+  // RFC 7252 §5.10.6.1: an ETag belongs to a representation, i.e. a 2.05 (or 2.03) response.
+  const etag = response.etag ?? (response.code === '2.05' ? bodyTag(body) : undefined);
+  if (etag !== undefined) options.push({ number: OptionNumber.etag, value: etag });
   options.push(
-    { number: OptionNumber.etag, value: response.etag ?? bodyTag(body) },
     { number: OptionNumber.block2, value: encodeBlock(slice.block) },
     { number: OptionNumber.size2, value: encodeUint(body.length) },
   );
