@@ -249,10 +249,9 @@ export class Directory {
 
   private put(next: Registration, previous: Registration | undefined): void {
     this.store.registrations.put(next);
+    // A lifetime refresh (the common update) changes nothing a lookup shows or the index knows.
+    if (previous && looksTheSame(previous, next)) return;
     this.changes++;
-    // A lifetime refresh (the common update) changes nothing the index knows.
-    const indexed = previous && previous.ep === next.ep && previous.links === next.links;
-    if (indexed) return;
     if (previous) this.index.delete(previous);
     this.index.add(next);
   }
@@ -266,4 +265,11 @@ export class Directory {
     const device = this.store.devices.get(id);
     if (device) this.bus.emit(event, { device: this.store.info(device) });
   }
+}
+
+/** Equal as lookups present them (RFC 9176 §6: lt and timestamps are not shown). */
+function looksTheSame(a: Registration, b: Registration): boolean {
+  if (a.ep !== b.ep || a.d !== b.d || a.base !== b.base || a.et !== b.et || a.links !== b.links) return false;
+  const keys = Object.keys(a.attrs);
+  return keys.length === Object.keys(b.attrs).length && keys.every((key) => a.attrs[key] === b.attrs[key]);
 }

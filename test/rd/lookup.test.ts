@@ -186,7 +186,10 @@ describe('large lookup results (RFC 7959 Block2)', () => {
     expect(String(first.payload).length).toBeGreaterThan(1024);
     expect(first.etag).toBeDefined();
     expect(lookup.resources(request)).toBe(first);
-    await client.request({ method: 'POST', uri: `/rd/${ids.node1}` });
+    // A lifetime refresh changes nothing a lookup shows; a new attribute does.
+    expect((await client.request({ method: 'POST', uri: `/rd/${ids.node1}` })).code).toBe('2.04');
+    expect(lookup.resources(request)).toBe(first);
+    expect((await client.request({ method: 'POST', uri: `/rd/${ids.node1}?color=green` })).code).toBe('2.04');
     const after = lookup.resources(request);
     expect(after).not.toBe(first);
     expect(after.etag).not.toEqual(first.etag);
