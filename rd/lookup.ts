@@ -34,7 +34,8 @@ export class Lookup {
    * A result larger than one block is fetched block by block (RFC 7959 Block2), and every block request
    * comes back here: the rendered result is kept until the directory changes, so a 4 MB lookup is
    * computed once, not once per 1 KB block, and all its blocks come from one representation (§2.4).
-   * Its ETag is the directory version it reflects.
+   * Its ETag is the directory version it reflects. A registration whose lifetime ran out leaves such
+   * a result at the next sweep (config.rd.expiryCheckSeconds), which changes the version.
    */
   private cached(request: CoapRequest, render: () => CoapResponse): CoapResponse {
     const key = `${request.path.join('/')}?${request.query.join('&')}`;
