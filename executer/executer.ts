@@ -1,5 +1,6 @@
 import type { Command, CommandErrorCode, CommandResult } from '../src/command.js';
 import type { ExecuterConfig } from '../src/config.js';
+import { deadlineTimer } from '../src/coap/timing.js';
 import { CoapResetError, CoapTimeoutError, type CoapClientApi } from '../src/coap/types.js';
 import type { Logger } from '../src/log.js';
 import type { Store } from '../src/store/index.js';
@@ -53,13 +54,13 @@ export class Executer {
       const settle = (result: CommandResult): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.clear();
         this.pending.delete(settle);
         resolve(result);
       };
       this.pending.add(settle);
       // Whether queued or sending, the caller hears back at its deadline (the client's own bound is the same).
-      const timer = setTimeout(() => settle(failure('timeout', `no reply within ${timeoutMs} ms`)), timeoutMs);
+      const timer = deadlineTimer(timeoutMs, () => settle(failure('timeout', `no reply within ${timeoutMs} ms`)));
       void this.queue.run(command.device, async () => {
         if (settled) return; // answered (deadline or stop) while still waiting in line: never sent
         settle(await this.send(command, deadline));
