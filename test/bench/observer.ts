@@ -11,6 +11,7 @@ import { EventBus, type Telemetry } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Store, type Attrs } from '../../src/store/index.js';
 import { Fleet } from '../../src/thing/index.js';
+import { registerInStore } from '../observer/registration.js';
 
 /**
  * Observer benchmark (issue 3), loopback only. 1,000 simulated things (in child processes, so their
@@ -90,33 +91,9 @@ function registerAll(store: Store, ports: number[]): void {
     { href: '/sensors/hum', attrs: { rt: 'humidity', ct: '110', obs: true as const } },
     { href: '/actuators/led', attrs: { rt: 'light', ct: '50' } as Attrs },
   ];
-  const now = Date.now();
-  store.transaction(() => {
-    ports.forEach((port, i) => {
-      const device = store.devices.create({
-        ep: `bench-${i}`,
-        d: null,
-        host: '127.0.0.1',
-        port,
-        source: 'registration',
-      });
-      store.registrations.put({
-        deviceId: device.id,
-        ep: `bench-${i}`,
-        d: null,
-        base: `coap://127.0.0.1:${port}`,
-        baseExplicit: false,
-        lt: 90_000,
-        et: null,
-        attrs: {},
-        links,
-        discovered: false,
-        createdAt: now,
-        updatedAt: now,
-        expiresAt: now + 90_000_000,
-      });
-    });
-  });
+  store.transaction(() =>
+    ports.forEach((port, i) => registerInStore(store, `bench-${i}`, { host: '127.0.0.1', port }, links)),
+  );
 }
 
 /** The numeric reading of a decoded value: `{temperature}` (JSON) or resolved SenML `[{v}]`. */

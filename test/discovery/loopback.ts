@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { afterEach } from 'vitest';
 import type { Logger } from '../../src/log.js';
 
 /** The loopback interface: every multicast datagram of these suites stays on it. */
@@ -52,4 +53,20 @@ export function recordingLogger(): { log: Logger; records: Array<{ level: number
     },
   });
   return { log: pino({ level: 'debug' }, sink), records };
+}
+
+/** Why `what` cannot run here, printed once (the suite then skips); undefined when multicast works. */
+export async function multicastSkipReason(group: string, what: string): Promise<string | undefined> {
+  const problem = await loopbackMulticastProblem(group);
+  if (problem) console.warn(`skipping ${what}: ${problem}`);
+  return problem;
+}
+
+/** Registers closers that run after each test, last opened first. */
+export function closeAfterEach(): (close: () => unknown) => void {
+  const closers: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  return (close) => void closers.push(close);
 }

@@ -1,6 +1,6 @@
 import type { Answer } from 'dns-packet';
 import makeMdns from 'multicast-dns';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Discovery, type MdnsSocketOptions } from '../../rd/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
@@ -8,17 +8,13 @@ import { silentLogger } from '../../src/log.js';
 import type { Link } from '../../src/store/index.js';
 import { Thing } from '../../src/thing/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { freeUdpPort, LOOPBACK, loopbackMulticastProblem } from './loopback.js';
+import { freeUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach } from './loopback.js';
 
 // mDNS on its own group, a private port and the loopback interface: never the machine's real mDNS.
 const MDNS_GROUP = '224.0.0.251';
-const problem = await loopbackMulticastProblem(MDNS_GROUP);
-if (problem) console.warn(`skipping mDNS discovery tests: ${problem}`);
+const problem = await multicastSkipReason(MDNS_GROUP, 'mDNS discovery tests');
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const onCleanup = closeAfterEach();
 
 async function mdnsOptions(): Promise<MdnsSocketOptions> {
   return { interface: LOOPBACK, bind: '0.0.0.0', port: await freeUdpPort(), ip: MDNS_GROUP, loopback: true };
@@ -27,7 +23,7 @@ async function mdnsOptions(): Promise<MdnsSocketOptions> {
 /** A plain multicast-dns peer on the same private port, playing the other side. */
 function peer(options: MdnsSocketOptions): ReturnType<typeof makeMdns> {
   const mdns = makeMdns({ multicast: true, ...options });
-  cleanups.push(() => new Promise<void>((resolve) => mdns.destroy(() => resolve())));
+  onCleanup(() => new Promise<void>((resolve) => mdns.destroy(() => resolve())));
   return mdns;
 }
 
@@ -45,8 +41,8 @@ function startDiscovery(
     rdPort,
     mdnsOptions: options,
   });
-  cleanups.push(() => client.close());
-  cleanups.push(() => discovery.stop());
+  onCleanup(() => client.close());
+  onCleanup(() => discovery.stop());
   return discovery;
 }
 
@@ -78,7 +74,7 @@ describe.skipIf(problem !== undefined)('mDNS (RFC 6762, DNS-SD RFC 6763) on loop
     const options = await mdnsOptions();
     const thing = new Thing({ log: silentLogger(), name: 'mdns-thing', sensorIntervalMs: 0 });
     await thing.start();
-    cleanups.push(() => thing.stop());
+    onCleanup(() => thing.stop());
     const instance = 'mdns-thing._coap._udp.local';
     // A terse responder: each question gets only its own record, so the browser must follow up.
     const responder = peer(options);
@@ -113,7 +109,7 @@ describe.skipIf(problem !== undefined)('mDNS (RFC 6762, DNS-SD RFC 6763) on loop
     for (const name of ['rd-port-1', 'rd-port-2']) {
       const thing = new Thing({ log: silentLogger(), name, sensorIntervalMs: 0 });
       await thing.start();
-      cleanups.push(() => thing.stop());
+      onCleanup(() => thing.stop());
       ports.push(thing.address().port);
     }
     const found: string[] = [];

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Discovery, ResourceDirectory, discoveredLifetime, multicastGroups } from '../../rd/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
@@ -10,16 +10,12 @@ import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
 import { Thing } from '../../src/thing/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { freeUdpPort, LOOPBACK, loopbackMulticastProblem } from './loopback.js';
+import { freeUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach } from './loopback.js';
 
 const GROUP = '224.0.1.187';
-const problem = await loopbackMulticastProblem(GROUP);
-if (problem) console.warn(`skipping multicast registration tests: ${problem}`);
+const problem = await multicastSkipReason(GROUP, 'multicast registration tests');
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const onCleanup = closeAfterEach();
 
 /** The RD as the gateway composes it: its socket joined to the configured groups on the configured interfaces. */
 async function startRd(): Promise<{ store: Store; rd: ResourceDirectory; port: number; client: CoapClient }> {
@@ -38,7 +34,7 @@ async function startRd(): Promise<{ store: Store; rd: ResourceDirectory; port: n
     multicastGroups: multicastGroups(config.discovery),
   });
   await rd.start();
-  cleanups.push(async () => {
+  onCleanup(async () => {
     await rd.stop();
     await client.close();
     store.close();
@@ -50,7 +46,7 @@ async function startRd(): Promise<{ store: Store; rd: ResourceDirectory; port: n
 async function startThing(options: ConstructorParameters<typeof Thing>[0]): Promise<Thing> {
   const thing = new Thing(options);
   await thing.start();
-  cleanups.push(() => thing.stop());
+  onCleanup(() => thing.stop());
   return thing;
 }
 
@@ -95,7 +91,7 @@ describe.skipIf(problem !== undefined)('RD reached through All-CoAP-Nodes (RFC 9
       coapPort: thingPort,
       onDiscovered: (host, p, links) => rd.directory.registerDiscovered(host, p, links, discoveredLifetime(config)),
     });
-    cleanups.push(() => discovery.stop());
+    onCleanup(() => discovery.stop());
     expect(await discovery.runOnce()).toBeGreaterThanOrEqual(1);
     const discovered = store.devices.findByAddress(LOOPBACK, thing.address().port);
     expect(discovered?.source).toBe('discovery');

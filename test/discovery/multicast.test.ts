@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Directory, Discovery, discoveredLifetime } from '../../rd/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig, type DiscoveryConfig } from '../../src/config.js';
@@ -9,16 +9,12 @@ import { EventBus, type GatewayEvents } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
 import { Thing } from '../../src/thing/index.js';
-import { freeUdpPort, LOOPBACK, loopbackMulticastProblem, recordingLogger } from './loopback.js';
+import { freeUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach, recordingLogger } from './loopback.js';
 
 const GROUP = '224.0.1.187';
-const problem = await loopbackMulticastProblem(GROUP);
-if (problem) console.warn(`skipping CoAP multicast discovery tests: ${problem}`);
+const problem = await multicastSkipReason(GROUP, 'CoAP multicast discovery tests');
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const onCleanup = closeAfterEach();
 
 function discoveryConfig(discovery: Partial<DiscoveryConfig>): DiscoveryConfig {
   return parseConfig({ discovery: { mdns: false, waitMs: 300, intervalSeconds: 3600, ...discovery } }).discovery;
@@ -26,14 +22,14 @@ function discoveryConfig(discovery: Partial<DiscoveryConfig>): DiscoveryConfig {
 
 function client(): CoapClient {
   const c = new CoapClient({ log: silentLogger(), bind: LOOPBACK });
-  cleanups.push(() => c.close());
+  onCleanup(() => c.close());
   return c;
 }
 
 function store(): Store {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-discovery-'));
   const s = new Store({ file: path.join(dir, 'gateway.db') });
-  cleanups.push(() => {
+  onCleanup(() => {
     s.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -49,7 +45,7 @@ function discovery(config: DiscoveryConfig, deps: Partial<ConstructorParameters<
     rdPort: 5683,
     ...deps,
   });
-  cleanups.push(() => d.stop());
+  onCleanup(() => d.stop());
   return d;
 }
 
@@ -65,7 +61,7 @@ describe.skipIf(problem !== undefined)('CoAP multicast discovery on loopback (RF
       sensorIntervalMs: 0,
     });
     await thing.start();
-    cleanups.push(() => thing.stop());
+    onCleanup(() => thing.stop());
 
     const s = store();
     const bus = new EventBus();

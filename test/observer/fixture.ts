@@ -7,6 +7,7 @@ import { EventBus, type Telemetry } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Store, type Device, type Link } from '../../src/store/index.js';
 import { Observer } from '../../observer/index.js';
+import { registerInStore } from './registration.js';
 
 /** A store in a temp file, a bus recording telemetry, a real client, and the Observer over them. */
 export class ObserverFixture {
@@ -31,26 +32,7 @@ export class ObserverFixture {
 
   /** What the RD does on a registration: device + registration in the store, then the event. */
   register(ep: string, address: { host: string; port: number }, links: Link[], emit = true): Device {
-    const now = Date.now();
-    const existing = this.store.devices.findByEndpoint(null, ep);
-    const device = existing
-      ? this.store.devices.update(existing.id, { ...address, status: 'online', lastSeen: now })
-      : this.store.devices.create({ ep, d: null, ...address, source: 'registration' });
-    this.store.registrations.put({
-      deviceId: device.id,
-      ep,
-      d: null,
-      base: `coap://${address.host}:${address.port}`,
-      baseExplicit: false,
-      lt: 90_000,
-      et: null,
-      attrs: {},
-      links,
-      discovered: false,
-      createdAt: now,
-      updatedAt: now,
-      expiresAt: now + 90_000_000,
-    });
+    const device = registerInStore(this.store, ep, address, links);
     if (emit) this.bus.emit('device.registered', { device: this.store.info(device) });
     return device;
   }
