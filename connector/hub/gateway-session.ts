@@ -187,6 +187,8 @@ export class GatewaySession {
     this.ackScheduled = true;
     setImmediate(() => {
       this.ackScheduled = false;
+      // A closing link gets no ack; what it took is committed by the next commit or by the hub's stop().
+      if (this.ws.readyState !== this.ws.OPEN) return;
       this.host.commit();
       this.send({ type: 'ack', seq: this.host.lastSeq(this.gateway!) });
     });

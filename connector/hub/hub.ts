@@ -58,6 +58,7 @@ interface Running {
   info: InfoSocket;
   webhooks: Webhooks;
   sockets: WebSocketServer[];
+  commit: () => void;
 }
 
 /** The platform side (DESIGN.md "Hub API"): gateways' WebSocket route, HTTP API, pub/sub, info socket, webhooks. */
@@ -151,7 +152,7 @@ export class Hub {
         resolve();
       });
     });
-    this.running = { db, server, sessions, pending, pubsub, info, webhooks, sockets: [gatewayWss, clientWss] };
+    this.running = { db, server, sessions, pending, pubsub, info, webhooks, sockets: [gatewayWss, clientWss], commit };
     const port = (server.address() as { port: number }).port;
     log.info({ host: config.host, port, tls: config.tls !== null }, 'hub listening');
     return { port };
@@ -172,6 +173,7 @@ export class Hub {
       running.server.close(() => resolve());
       running.server.closeAllConnections();
     });
+    running.commit();
     running.db.close();
   }
 
