@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { Hub } from '../../connector/hub/index.js';
 import { ConfigError, type HubConfig } from '../config.js';
 import { createLogger } from '../log.js';
-import { configFrom, withConfigOption } from './options.js';
+import { configFrom, integerIn, untilStopSignal, withConfigOption } from './options.js';
 
 interface HubOptions {
   config?: string;
-  port?: string;
+  port?: number;
   host?: string;
 }
 
@@ -34,7 +34,7 @@ export function standaloneHubConfig(hub: HubConfig, env: Env, options: HubOption
     if (!cert || !key) throw new ConfigError('USE_TLS is set: CERT_FILE and KEY_FILE (or hub.tls) must name the files');
     result.tls = { cert, key };
   }
-  if (options.port !== undefined) result.port = portOf(options.port, '--port');
+  if (options.port !== undefined) result.port = options.port;
   if (options.host !== undefined) result.host = options.host;
   return result;
 }
@@ -42,22 +42,14 @@ export function standaloneHubConfig(hub: HubConfig, env: Env, options: HubOption
 export function register(program: Command): void {
   withConfigOption(program.command('hub'))
     .description('run the platform hub: gateways connect to it; HTTP API, pub/sub, webhooks')
-    .option('--port <port>', 'HTTP/WebSocket port (default: hub.port, env PORT)')
+    .option('--port <port>', 'HTTP/WebSocket port (default: hub.port, env PORT)', integerIn(0, 65535))
     .option('--host <host>', 'address to listen on (default: hub.host)')
     .action(async (options: HubOptions) => {
       const config = configFrom(options);
       const log = createLogger({ level: process.env.LOG_LEVEL ?? config.log.level });
       const hub = new Hub({ log, config: standaloneHubConfig(config.hub, process.env, options) });
       await hub.start();
-      await new Promise<void>((resolve) => {
-        const shutdown = (): void => {
-          process.off('SIGINT', shutdown);
-          process.off('SIGTERM', shutdown);
-          resolve();
-        };
-        process.on('SIGINT', shutdown);
-        process.on('SIGTERM', shutdown);
-      });
+      await untilStopSignal();
       await hub.stop();
       log.info('hub stopped');
     });
