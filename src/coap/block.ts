@@ -1,4 +1,5 @@
 import { blockSize, type BlockOption } from './options.js';
+import type { CoapResponse } from './types.js';
 
 /** Block1 reassembly outcome: a complete body, a request for the next block, or an error code. */
 export type Block1Result =
@@ -84,4 +85,69 @@ export function sliceBlock2(
   if (start >= body.length && !(start === 0 && body.length === 0)) return undefined;
   const end = Math.min(start + size, body.length);
   return { payload: body.subarray(start, end), block: { num, more: end < body.length, szx } };
+}
+
+interface KeptBody {
+  response: CoapResponse & { payload: Buffer };
+  expires: number;
+}
+
+/**
+ * Bodies being served block-wise, kept briefly per peer and request so later blocks are sliced from
+ * the same representation (one ETag, RFC 7959 §2.4) instead of re-running the handler per block,
+ * which for a large lookup would cost its whole work again for each of hundreds of blocks.
+ * Bounded by bytes and time; a miss just runs the handler again.
+ */
+export class Block2Cache {
+  private readonly entries = new Map<string, KeptBody>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxBytes = 4 * 1024 * 1024,
+    private readonly ttlMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(key: string): CoapResponse | undefined {
+    const kept = this.entries.get(key);
+    return kept !== undefined && kept.expires > this.now() ? kept.response : undefined;
+  }
+
+  /** Keeps a 2.05 body larger than one block, with an ETag of its bytes; returns what is to be served. */
+  keep(key: string, response: CoapResponse, blockBytes: number): CoapResponse {
+    const payload = typeof response.payload === 'string' ? Buffer.from(response.payload, 'utf8') : response.payload;
+    if (response.code !== '2.05' || payload === undefined || payload.length <= blockBytes) return response;
+    const kept = { ...response, payload, etag: response.etag ?? bodyTag(payload) };
+    if (payload.length > this.maxBytes / 4) return kept;
+    this.forget(key);
+    const now = this.now();
+    for (const [oldKey, old] of this.entries) {
+      if (old.expires > now && this.bytes + payload.length <= this.maxBytes) break;
+      this.forget(oldKey);
+    }
+    this.entries.set(key, { response: kept, expires: now + this.ttlMs });
+    this.bytes += payload.length;
+    return kept;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  private forget(key: string): void {
+    const kept = this.entries.get(key);
+    if (kept === undefined) return;
+    this.entries.delete(key);
+    this.bytes -= kept.response.payload.length;
+  }
+}
+
+/** FNV-1a of a body: a stable ETag, so a client sees whether blocks belong together (RFC 7959 §2.4). */
+export function bodyTag(body: Buffer): Buffer {
+  let hash = 0x811c9dc5;
+  for (const byte of body) hash = Math.imul(hash ^ byte, 0x01000193);
+  const tag = Buffer.allocUnsafe(4);
+  tag.writeUInt32BE(hash >>> 0);
+  return tag;
 }

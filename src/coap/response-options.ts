@@ -1,4 +1,4 @@
-import { sliceBlock2 } from './block.js';
+import { bodyTag, sliceBlock2 } from './block.js';
 import { encodeBlock, encodeUint, OptionNumber, type BlockOption, type CoapOption } from './options.js';
 import type { CoapCode, CoapResponse } from './types.js';
 
@@ -21,23 +21,14 @@ export function bareResponse(code: CoapCode, options: CoapOption[] = [], diagnos
   return { code, options, payload: diagnostic === '' ? EMPTY : Buffer.from(diagnostic, 'utf8') };
 }
 
-/** FNV-1a: a stable ETag of a body served in blocks, so a client sees whether blocks belong together (RFC 7959 §2.4). */
-function bodyTag(body: Buffer): Buffer {
-  let hash = 0x811c9dc5;
-  for (const byte of body) hash = Math.imul(hash ^ byte, 0x01000193);
-  const tag = Buffer.allocUnsafe(4);
-  tag.writeUInt32BE(hash >>> 0);
-  return tag;
-}
-
 const stringOptions = (number: number, values: readonly string[] | undefined, into: CoapOption[]): void => {
   for (const value of values ?? []) into.push({ number, value: Buffer.from(value, 'utf8') });
 };
 
 /**
- * Renders a handler's response. A body larger than the block size the client asked for (or
- * `maxBlockSize`) is sent block-wise (RFC 7959 §2.4): the requested block with Block2 and Size2;
- * later blocks re-run the (deterministic) handler and take their slice.
+ * Renders a handler's response. A body larger than the block size the client asked for (or the
+ * server's largest, `maxBlockSzx`) is sent block-wise (RFC 7959 §2.4): the requested block with
+ * Block2 and Size2.
  */
 export function renderResponse(
   response: CoapResponse,

@@ -1,10 +1,10 @@
 import dgram, { type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../log.js';
-import { Block1Assembler } from './block.js';
+import { Block1Assembler, Block2Cache } from './block.js';
 import { DedupCache } from './dedup-cache.js';
 import { encodeDatagram } from './encoder.js';
-import { bindSocket, openGroupSocket } from './group-socket.js';
+import { bindSocket, literalLookup, openGroupSocket, tuneBuffers } from './sockets.js';
 import { decodeMessage, type Message, type MessageType } from './message.js';
 import { encodeUint, OptionNumber, szxFor } from './options.js';
 import { peerOf } from './peer.js';
@@ -30,7 +30,6 @@ export interface CoapServerOptions {
 const DEFAULT_MAX_PAYLOAD = 64 * 1024;
 /** RFC 7252 §4.6: responses stay within 1152-byte datagrams; larger bodies go block-wise. */
 const MAX_BLOCK_SZX = szxFor(1024);
-const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** RFC 7252 §4.2: CON and NON carry requests; ACK and RST only answer our own messages, which we never send. */
@@ -59,6 +58,7 @@ export class CoapServer {
   private groupSockets: Socket[] = [];
   private readonly dedup = new DedupCache();
   private readonly block1: Block1Assembler;
+  private readonly bodies = new Block2Cache();
   private readonly maxPayloadBytes: number;
   private nextMessageId = Math.floor(Math.random() * 0x10000);
   /** Datagrams the wildcard socket got while multicast is on, processed after the group sockets' copies. */
@@ -124,6 +124,7 @@ export class CoapServer {
     this.deferred = [];
     this.dedup.clear();
     this.block1.clear();
+    this.bodies.clear();
     await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
 
@@ -184,8 +185,16 @@ export class CoapServer {
       source,
       multicast,
     };
+    const block2 = read.options.block2;
+    // A GET's later blocks come from the body kept when its first block was served.
+    const bodyKey =
+      method === 'GET'
+        ? `${source.address}|${source.port} ${request.path.join('/')}?${request.query.join('&')} ${request.accept}`
+        : undefined;
     const render = (response: CoapResponse): void => {
-      const wire = renderResponse(response, read.options.block2, MAX_BLOCK_SZX);
+      const blockBytes = 16 << Math.min(block2?.szx ?? MAX_BLOCK_SZX, MAX_BLOCK_SZX);
+      const served = bodyKey === undefined ? response : this.bodies.keep(bodyKey, response, blockBytes);
+      const wire = renderResponse(served, block2, MAX_BLOCK_SZX);
       if (read.options.block1 !== undefined) wire.options.push(echoBlock1(read.options.block1));
       reply(wire);
     };
@@ -194,6 +203,8 @@ export class CoapServer {
     try {
       const refused = this.options.admit?.(source);
       if (refused !== undefined) return reply(errorResponse(refused));
+      const kept = bodyKey !== undefined && (block2?.num ?? 0) > 0 ? this.bodies.get(bodyKey) : undefined;
+      if (kept !== undefined) return render(kept);
       const result = this.options.handler(request);
       if (result instanceof Promise) result.then(render).catch(fail);
       else render(result);
@@ -269,26 +280,4 @@ function errorResponse(err: CoapError): WireResponse {
 
 function resetFor(messageId: number): Buffer {
   return encodeDatagram({ type: 'RST', code: '0.00', messageId, token: EMPTY, options: [], payload: EMPTY });
-}
-
-/**
- * Replies go to addresses the socket reported, always IP literals: hand them straight back instead of
- * dns.lookup, which costs every send an IPv6 regex and a deferred tick.
- */
-function literalLookup(
-  address: string,
-  family: unknown,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  callback(null, address, address.includes(':') ? 6 : 4);
-}
-
-/** Bursts of thousands of requests must not overflow the kernel's default ~200 KB receive queue. */
-function tuneBuffers(socket: Socket): void {
-  try {
-    socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
-    socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
-  } catch {
-    // Capped by net.core.rmem_max; the default still works, with drops under bursts.
-  }
 }

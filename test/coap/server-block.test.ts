@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, request as coapRequest, type IncomingMessage } from 'coap';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Block2Cache } from '../../src/coap/block.js';
 import { decodeBlock, encodeBlock, type BlockOption } from '../../src/coap/options.js';
 import type { CoapRequest } from '../../src/coap/types.js';
 import { option } from './server-peer.js';
@@ -15,6 +16,7 @@ const run = promisify(execFile);
 let fixture: Fixture | undefined;
 let tempDir: string | undefined;
 afterEach(async () => {
+  bigRuns = 0;
   await fixture?.close();
   fixture = undefined;
   if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
@@ -24,10 +26,12 @@ afterEach(async () => {
 /** A body no block boundary divides evenly, with bytes that reveal a misplaced slice. */
 const big = Buffer.from(Array.from({ length: 5000 }, (_, i) => 33 + ((i * 7) % 90)));
 
-const bigResource = (request: CoapRequest) =>
-  request.path.join('/') === 'big'
-    ? { code: '2.05' as const, payload: big, contentFormat: 42 }
-    : { code: '4.04' as const };
+let bigRuns = 0;
+const bigResource = (request: CoapRequest) => {
+  if (request.path.join('/') !== 'big') return { code: '4.04' as const };
+  bigRuns++;
+  return { code: '2.05' as const, payload: big, contentFormat: 42 };
+};
 
 const block1 = (block: BlockOption) => ({ name: 'Block1', value: encodeBlock(block) });
 
@@ -59,6 +63,8 @@ describe('CoapServer block-wise transfers (RFC 7959)', () => {
       { encoding: 'buffer', timeout: 20_000 },
     );
     expect(stdout).toEqual(big);
+    // Later blocks are sliced from the body kept at the first, not made again.
+    expect(bigRuns).toBe(1);
   });
 
   it('lets the coap npm client fetch the whole body', async () => {
@@ -130,5 +136,18 @@ describe('CoapServer block-wise transfers (RFC 7959)', () => {
     expect((await peer.reply({ messageId: 3 })).code).toBe('4.08');
     await peer.send({ confirmable: true, code: 'PUT', messageId: 4, payload: Buffer.alloc(101) });
     expect((await peer.reply({ messageId: 4 })).code).toBe('4.13');
+  });
+
+  it('keeps block-wise bodies within their byte bound and lifetime', () => {
+    let now = 0;
+    const cache = new Block2Cache(10_000, 1000, () => now);
+    const body = (i: number) => ({ code: '2.05' as const, payload: Buffer.alloc(2000, i) });
+    for (let i = 0; i < 6; i++) cache.keep(`k${i}`, body(i), 1024);
+    expect(cache.get('k0')).toBeUndefined();
+    expect(cache.get('k5')?.payload).toEqual(Buffer.alloc(2000, 5));
+    expect(cache.keep('small', { code: '2.05', payload: Buffer.alloc(1000) }, 1024).etag).toBeUndefined();
+    expect(cache.get('small')).toBeUndefined();
+    now = 1000;
+    expect(cache.get('k5')).toBeUndefined();
   });
 });
