@@ -1,47 +1,31 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executer } from '../../executer/index.js';
 import type { Command, CommandResult } from '../../src/command.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
-import { Store, type Device } from '../../src/store/index.js';
-import { BIG_SIZE, Thing } from '../../src/thing/index.js';
+import { BIG_SIZE, type Thing } from '../../src/thing/index.js';
+import { startThing as startThingIn, storeDevice, tempStore, type Cleanup } from '../helpers/things.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = silentLogger();
-const cleanup: Array<() => Promise<void> | void> = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
 async function setup() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'executer-'));
-  const store = new Store({ file: path.join(dir, 'gateway.db') });
+  const store = tempStore(cleanup, 'executer-');
   const client = new CoapClient({ log, bind: '127.0.0.1' });
   const executer = new Executer({ store, log, client, config: parseConfig({}).executer });
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  cleanup.push(() => store.close());
   cleanup.push(() => client.close());
   cleanup.push(() => executer.stop());
   await executer.start();
   return { store, executer };
 }
 
-async function startThing(name = 'node1'): Promise<Thing> {
-  const thing = new Thing({ log, name, sensorIntervalMs: 0 });
-  cleanup.push(() => thing.stop());
-  await thing.start();
-  return thing;
-}
-
-function addDevice(store: Store, thing: Thing): Device {
-  const { host, port } = thing.address();
-  return store.devices.create({ ep: thing.name, d: null, host, port, source: 'registration' });
-}
+const startThing = (name = 'node1'): Promise<Thing> => startThingIn(cleanup, { name });
 
 function expectOk(result: CommandResult): Extract<CommandResult, { ok: true }> {
   if (!result.ok) throw new Error(`expected a reply, got ${result.error.code}: ${result.error.message}`);
@@ -56,7 +40,7 @@ describe('Executer', () => {
   it('sends a command to the device and returns code, ct and payload', async () => {
     const { store, executer } = await setup();
     const thing = await startThing();
-    const device = addDevice(store, thing);
+    const device = storeDevice(store, thing);
     thing.setTemperature(23.5);
     const read = expectOk(await executer.execute({ device: device.id, method: 'GET', path: '/sensors/temp' }));
     expect(read).toMatchObject({ code: '2.05', ct: 50 });
@@ -84,7 +68,7 @@ describe('Executer', () => {
   it('answers unknown_device, device_offline and bad_request without sending anything', async () => {
     const { store, executer } = await setup();
     const thing = await startThing();
-    const device = addDevice(store, thing);
+    const device = storeDevice(store, thing);
     expect(errorCode(await executer.execute({ device: 'nope', method: 'GET', path: '/sensors/temp' }))).toBe(
       'unknown_device',
     );
@@ -110,7 +94,7 @@ describe('Executer', () => {
   it('reaches the device at its current address after it moved', async () => {
     const { store, executer } = await setup();
     const before = await startThing();
-    const device = addDevice(store, before);
+    const device = storeDevice(store, before);
     expectOk(await executer.execute({ device: device.id, method: 'GET', path: '/sensors/temp' }));
     await before.stop();
     const after = await startThing();
@@ -124,7 +108,7 @@ describe('Executer', () => {
   it('honours the deadline: timeout at the deadline, not before, also against a silent device', async () => {
     const { store, executer } = await setup();
     const thing = await startThing();
-    const device = addDevice(store, thing);
+    const device = storeDevice(store, thing);
     let started = performance.now();
     const slow = await executer.execute({
       device: device.id,
@@ -146,7 +130,7 @@ describe('Executer', () => {
   it('serialises commands to one device, and counts the wait in line against the deadline', async () => {
     const { store, executer } = await setup();
     const thing = await startThing();
-    const device = addDevice(store, thing);
+    const device = storeDevice(store, thing);
     const first = executer.execute({ device: device.id, method: 'GET', path: '/slow', query: ['ms=300'] });
     const second = executer.execute({ device: device.id, method: 'GET', path: '/slow', query: ['ms=10'] });
     const third = executer.execute({ device: device.id, method: 'GET', path: '/sensors/temp', timeout: 50 });
@@ -164,7 +148,7 @@ describe('Executer', () => {
     const two = await startThing('two');
     const results = Promise.all(
       [one, two].map((t) =>
-        executer.execute({ device: addDevice(store, t).id, method: 'GET', path: '/slow', query: ['ms=1000'] }),
+        executer.execute({ device: storeDevice(store, t).id, method: 'GET', path: '/slow', query: ['ms=1000'] }),
       ),
     );
     await waitFor(() => one.stats.requests === 1 && two.stats.requests === 1, { what: 'both requests received' });
@@ -177,7 +161,7 @@ describe('Executer', () => {
   it('moves payloads larger than a datagram block-wise both ways (RFC 7959)', async () => {
     const { store, executer } = await setup();
     const thing = await startThing();
-    const device = addDevice(store, thing);
+    const device = storeDevice(store, thing);
     const got = expectOk(await executer.execute({ device: device.id, method: 'GET', path: '/big' }));
     expect(got.payload.length).toBe(BIG_SIZE);
     expect(got.payload.equals(thing.resources.big)).toBe(true);
@@ -194,7 +178,7 @@ describe('Executer', () => {
   it('answers commands in progress when stopped', async () => {
     const { store, executer } = await setup();
     const thing = await startThing();
-    const device = addDevice(store, thing);
+    const device = storeDevice(store, thing);
     const pending = executer.execute({ device: device.id, method: 'GET', path: '/slow', query: ['ms=5000'] });
     await waitFor(() => thing.stats.requests === 1, { what: 'the request' });
     await executer.stop();

@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executer } from '../../executer/index.js';
 import { Pinger } from '../../pinger/index.js';
@@ -9,22 +6,19 @@ import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
 import { EventBus, type DeviceEventName } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
-import { Store } from '../../src/store/index.js';
-import { Thing } from '../../src/thing/index.js';
+import type { Thing } from '../../src/thing/index.js';
+import { startThing, tempStore, type Cleanup } from '../helpers/things.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = silentLogger();
-const cleanup: Array<() => Promise<void> | void> = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
 describe('Executer and Pinger over a real RD', () => {
   it('follow a device that goes silent and comes back at a new address', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'workers-rd-'));
-    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const store = new Store({ file: path.join(dir, 'gateway.db') });
-    cleanup.push(() => store.close());
+    const store = tempStore(cleanup, 'workers-rd-');
     const bus = new EventBus();
     const events: DeviceEventName[] = [];
     for (const name of ['device.registered', 'device.updated', 'device.online', 'device.offline'] as const) {
@@ -52,16 +46,13 @@ describe('Executer and Pinger over a real RD', () => {
     cleanup.push(() => pinger.stop());
 
     const rdAddress = { host: '127.0.0.1', port: rd.address().port };
-    const startThing = async (): Promise<Thing> => {
-      const thing = new Thing({ log, name: 'mover', sensorIntervalMs: 0, rd: rdAddress });
-      cleanup.push(() => thing.stop());
-      const registered = new Promise((resolve) => thing.once('registered', resolve));
-      await thing.start();
-      await registered;
+    const bootMover = async (): Promise<Thing> => {
+      const thing = await startThing(cleanup, { name: 'mover', rd: rdAddress });
+      if (!thing.location) await new Promise((resolve) => thing.once('registered', resolve));
       return thing;
     };
 
-    const first = await startThing();
+    const first = await bootMover();
     const device = store.devices.findByEndpoint(null, 'mover')!;
     expect(device.port).toBe(first.address().port);
     const get = () => executer.execute({ device: device.id, method: 'GET', path: '/sensors/temp', timeout: 2000 });
@@ -73,7 +64,7 @@ describe('Executer and Pinger over a real RD', () => {
     expect(refused.ok ? undefined : refused.error.code).toBe('device_offline');
 
     // The device reboots on another port and registers again (RFC 9176 §5.3: same ep, new base).
-    const second = await startThing();
+    const second = await bootMover();
     expect(second.address().port).not.toBe(first.address().port);
     await waitFor(() => store.devices.get(device.id)?.status === 'online', { what: 'back online' });
     expect(store.devices.get(device.id)?.port).toBe(second.address().port);

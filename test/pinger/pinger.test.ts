@@ -1,18 +1,16 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pinger } from '../../pinger/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig, type PingerConfig } from '../../src/config.js';
 import { EventBus, type GatewayEvents } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
-import { Store, type Device } from '../../src/store/index.js';
-import { Fleet, Thing } from '../../src/thing/index.js';
+import type { Device, Store } from '../../src/store/index.js';
+import { Fleet, type Thing } from '../../src/thing/index.js';
+import { startThing as startThingIn, storeDevice, tempStore, type Cleanup } from '../helpers/things.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const log = silentLogger();
-const cleanup: Array<() => Promise<void> | void> = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
@@ -23,8 +21,7 @@ function pingerConfig(overrides: Partial<PingerConfig>): PingerConfig {
 }
 
 function setup(overrides: Partial<PingerConfig> = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pinger-'));
-  const store = new Store({ file: path.join(dir, 'gateway.db') });
+  const store = tempStore(cleanup, 'pinger-');
   const bus = new EventBus();
   const client = new CoapClient({ log, bind: '127.0.0.1' });
   const events: Array<{ name: 'device.online' | 'device.offline'; id: string }> = [];
@@ -32,24 +29,13 @@ function setup(overrides: Partial<PingerConfig> = {}) {
     bus.on(name, ({ device }: GatewayEvents[typeof name]) => events.push({ name, id: device.id }));
   }
   const pinger = new Pinger({ store, bus, log, client, config: pingerConfig(overrides) });
-  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  cleanup.push(() => store.close());
   cleanup.push(() => client.close());
   cleanup.push(() => pinger.stop());
   return { store, bus, client, pinger, events };
 }
 
-async function startThing(): Promise<Thing> {
-  const thing = new Thing({ log, name: 'node1', sensorIntervalMs: 0 });
-  cleanup.push(() => thing.stop());
-  await thing.start();
-  return thing;
-}
-
-function addDevice(store: Store, thing: Thing): Device {
-  const { host, port } = thing.address();
-  return store.devices.create({ ep: thing.name, d: null, host, port, source: 'discovery' });
-}
+const startThing = (): Promise<Thing> => startThingIn(cleanup);
+const addDevice = (store: Store, thing: Thing): Device => storeDevice(store, thing, 'discovery');
 
 describe('Pinger', () => {
   it('takes a device offline after N consecutive misses and back online on the next answer, announcing each change once', async () => {

@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { silentLogger } from '../../src/log.js';
+import { Store, type Device, type DeviceSource } from '../../src/store/index.js';
+import { Thing, type ThingOptions } from '../../src/thing/index.js';
+
+/** What a test closes after itself, in reverse order of opening. */
+export type Cleanup = Array<() => Promise<void> | void>;
+
+/** A store in a fresh SQLite file of its own temp dir, both removed by `cleanup`. */
+export function tempStore(cleanup: Cleanup, prefix = 'coregate-'): Store {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = new Store({ file: path.join(dir, 'gateway.db') });
+  cleanup.push(() => store.close());
+  return store;
+}
+
+/** A simulated thing on a free loopback port, sensors still unless asked; stopped by `cleanup`. */
+export async function startThing(cleanup: Cleanup, options: Partial<ThingOptions> = {}): Promise<Thing> {
+  const thing = new Thing({ log: silentLogger(), name: 'node1', sensorIntervalMs: 0, ...options });
+  cleanup.push(() => thing.stop());
+  await thing.start();
+  return thing;
+}
+
+/** The thing as a known device, as the RD (or discovery) would have stored it. */
+export function storeDevice(store: Store, thing: Thing, source: DeviceSource = 'registration'): Device {
+  const { host, port } = thing.address();
+  return store.devices.create({ ep: thing.name, d: null, host, port, source });
+}
