@@ -3,5 +3,5 @@ export { Directory, type DiscoveredResult, type RegistrationInput } from './dire
 export type { Source } from './address.js';
 export { Lookup, type FoundResource } from './lookup.js';
 export { parseLookupQuery, type LookupQuery } from './query.js';
-export { endpointLink, locationOf } from './resolved.js';
+export { endpointLink, locationOf, resolveLink } from './resolved.js';
 export * from './discovery/index.js';

@@ -1,10 +1,10 @@
 import { ContentFormat, type CoapRequest, type CoapResponse } from '../src/coap/types.js';
 import type { Store } from '../src/store/index.js';
-import type { AttrValue, Registration } from '../src/store/types.js';
+import type { AttrValue, Link, Registration } from '../src/store/types.js';
 import type { Directory } from './directory.js';
 import { compileCriterion, isExact, valueTest } from './match.js';
 import { parseLookupQuery, type LookupQuery } from './query.js';
-import { endpointLink, locationOf, resolvedLinks, type ResolvedLink } from './resolved.js';
+import { endpointLink, formatResolved, locationOf, resolve, resolveLink } from './resolved.js';
 
 /**
  * RFC 9176 §6: endpoint lookup (`/rd-lookup/ep`) and resource lookup (`/rd-lookup/res`).
@@ -27,7 +27,11 @@ export class Lookup {
 
   resources = (request: CoapRequest): CoapResponse =>
     this.cached(request, () =>
-      linkFormat(this.findResources(parseLookupQuery(request.query)).map(({ link }) => link.text)),
+      linkFormat(
+        this.findResources(parseLookupQuery(request.query)).map(({ reg, link }) =>
+          formatResolved(resolveLink(reg, link)),
+        ),
+      ),
     );
 
   /**
@@ -60,20 +64,20 @@ export class Lookup {
     const criteria = query.criteria.map((param) => this.compile(param.name, param.value));
     const page = new Page<Registration>(query);
     for (const reg of this.candidates(query)) {
-      const matches = criteria.every((c) => c.endpoint(reg) || resolvedLinks(reg).some((link) => c.link(link)));
+      const matches = criteria.every((c) => c.endpoint(reg) || reg.links.some((link) => c.link(reg, link)));
       if (matches && page.offer(reg)) break;
     }
     return page.items;
   }
 
-  /** Resolved resource links matching the query, with their registration, paged. */
+  /** Resource links matching the query, with their registration, paged. */
   findResources(query: LookupQuery): FoundResource[] {
     const criteria = query.criteria.map((param) => this.compile(param.name, param.value));
     const page = new Page<FoundResource>(query);
     for (const reg of this.candidates(query)) {
       const open = criteria.filter((c) => !c.endpoint(reg));
-      for (const link of resolvedLinks(reg)) {
-        if (open.every((c) => c.link(link)) && page.offer({ reg, link })) return page.items;
+      for (const link of reg.links) {
+        if (open.every((c) => c.link(reg, link)) && page.offer({ reg, link })) return page.items;
       }
     }
     return page.items;
@@ -107,7 +111,7 @@ export class Lookup {
     const { test } = compileCriterion({ name, value });
     return {
       endpoint: (reg) => test(endpointValue(reg, name)),
-      link: (link) => test(linkValue(link, name)),
+      link: (reg, link) => test(linkValue(reg, link, name)),
     };
   }
 }
@@ -119,12 +123,13 @@ const CACHED_RESULTS = 32;
 
 export interface FoundResource {
   reg: Registration;
-  link: ResolvedLink;
+  /** As registered; resolveLink() gives the form lookups present. */
+  link: Link;
 }
 
 interface EndpointAndLinkCriterion {
   endpoint: (reg: Registration) => boolean;
-  link: (link: ResolvedLink) => boolean;
+  link: (reg: Registration, link: Link) => boolean;
 }
 
 /** RFC 9176 §6.2: `href` on an endpoint is its registration resource; other names are endpoint attributes. */
@@ -134,10 +139,10 @@ function endpointValue(reg: Registration, name: string): AttrValue | undefined {
 }
 
 /** RFC 9176 §6.2: `href` and `anchor` are matched in resolved form. */
-function linkValue(link: ResolvedLink, name: string): AttrValue | undefined {
-  if (name === 'href') return link.href;
-  if (name === 'anchor') return link.anchor;
-  return link.link.attrs[name];
+function linkValue(reg: Registration, link: Link, name: string): AttrValue | undefined {
+  if (name === 'href') return resolve(link.href, reg.base);
+  if (name === 'anchor') return resolveLink(reg, link).anchor;
+  return link.attrs[name];
 }
 
 /** RFC 9176 §6.2 paging: `count` results starting at result `page * count`; page 0 is the first. */

@@ -6,8 +6,6 @@ export interface ResolvedLink {
   href: string;
   anchor: string;
   link: Link;
-  /** The link in RFC 6690 form, ready to join into a lookup response. */
-  text: string;
 }
 
 /** The registration resource's path: exactly two short segments (issue 2: RIOT, Zephyr, Wakaama). */
@@ -15,31 +13,28 @@ export function locationOf(reg: Registration): string {
   return `/rd/${reg.deviceId}`;
 }
 
-const resolvedCache = new WeakMap<Registration, ResolvedLink[]>();
 const endpointCache = new WeakMap<Registration, { attrs: Attrs; text: string }>();
 
 /**
- * RFC 9176 §6.1: hrefs and anchors resolve against the registration's base; a link without anchor
- * gets the base as anchor; absolute ones stay as they are. Registrations are immutable values, so the
- * result is computed once per registration, not once per lookup.
+ * RFC 9176 §6.1: href and anchor resolve against the registration's base; a link without anchor
+ * gets the base as anchor; absolute ones stay as they are. Computed per result, not stored: matching
+ * on the other attributes needs the link as registered, and 50,000 resolved copies cost 25 MB.
  */
-export function resolvedLinks(reg: Registration): ResolvedLink[] {
-  let resolved = resolvedCache.get(reg);
-  if (!resolved) {
-    resolved = reg.links.map((link) => {
-      const anchor = typeof link.attrs.anchor === 'string' ? resolve(link.attrs.anchor, reg.base) : reg.base;
-      const href = resolve(link.href, reg.base);
-      const { anchor: _given, ...attrs } = link.attrs;
-      return { href, anchor, link, text: formatLink({ href, attrs: { ...attrs, anchor } }) };
-    });
-    resolvedCache.set(reg, resolved);
-  }
-  return resolved;
+export function resolveLink(reg: Registration, link: Link): ResolvedLink {
+  const anchor = typeof link.attrs.anchor === 'string' ? resolve(link.attrs.anchor, reg.base) : reg.base;
+  return { href: resolve(link.href, reg.base), anchor, link };
+}
+
+/** The resolved link in RFC 6690 form, anchor last. */
+export function formatResolved({ href, anchor, link }: ResolvedLink): string {
+  const { anchor: _given, ...attrs } = link.attrs;
+  return formatLink({ href, attrs: { ...attrs, anchor } });
 }
 
 /**
  * RFC 9176 §6.3: the endpoint link carries ep, d, base, et, the extra endpoint attributes,
- * and rt="core.rd-ep"; the lifetime is not reported.
+ * and rt="core.rd-ep"; the lifetime is not reported. Registrations are immutable values, so
+ * it is built once per registration (endpoint-level criteria read its attributes).
  */
 export function endpointLink(reg: Registration): { attrs: Attrs; text: string } {
   let cached = endpointCache.get(reg);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Directory, locationOf, Lookup, parseLookupQuery, type LookupQuery } from '../../rd/index.js';
+import { Directory, locationOf, Lookup, parseLookupQuery, resolveLink, type LookupQuery } from '../../rd/index.js';
 import { CoapError } from '../coap/types.js';
 import { EventBus } from '../events.js';
 import { silentLogger } from '../log.js';
@@ -70,8 +70,9 @@ function endpoints(lookup: Lookup, query: LookupQuery, json: boolean | undefined
 
 function resources(lookup: Lookup, query: LookupQuery, json: boolean | undefined): string {
   const found = lookup.findResources(query).map(({ reg, link }) => {
-    const { anchor: _anchor, ...attrs } = link.link.attrs;
-    return { href: link.href, anchor: link.anchor, ep: reg.ep, location: locationOf(reg), attrs };
+    const { anchor: _anchor, ...attrs } = link.attrs;
+    const resolved = resolveLink(reg, link);
+    return { href: resolved.href, anchor: resolved.anchor, ep: reg.ep, location: locationOf(reg), attrs };
   });
   if (json) return JSON.stringify(found, null, 2) + '\n';
   return formatTable(
