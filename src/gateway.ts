@@ -1,11 +1,10 @@
-import os from 'node:os';
 import type { Logger } from 'pino';
 import { Connector } from '../connector/index.js';
 import { GATEWAY_PATH, Hub } from '../connector/hub/index.js';
 import { Executer } from '../executer/index.js';
 import { Observer } from '../observer/index.js';
 import { Pinger } from '../pinger/index.js';
-import { Discovery, ResourceDirectory } from '../rd/index.js';
+import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../rd/index.js';
 import { CoapClient } from './coap/client.js';
 import type { Config } from './config.js';
 import { logActivity } from './activity-log.js';
@@ -18,9 +17,6 @@ interface Component {
   start(): Promise<unknown>;
   stop(): Promise<void>;
 }
-
-/** A discovered device lives this many discovery rounds without being seen again. */
-const DISCOVERY_LIFETIMES = 3;
 
 /**
  * The composition root (DESIGN.md): builds the store, the bus and every component, wires them
@@ -48,7 +44,6 @@ export class Gateway {
     logActivity(this.bus, log.child({ component: 'activity' }));
     this.client = new CoapClient({ log: log.child({ component: 'coap-client' }) });
     const shared = (component: string) => ({ store: this.store, bus: this.bus, log: log.child({ component }) });
-    const multicast = config.discovery.enabled && config.discovery.multicast;
 
     this.rd = new ResourceDirectory({
       ...shared('rd'),
@@ -56,7 +51,7 @@ export class Gateway {
       coap: config.coap,
       client: this.client,
       // Joining All-CoAP-Nodes lets things find the RD and send simple registrations by multicast (RFC 9176 §4, §5.1).
-      multicastGroups: multicast ? multicastMemberships(config) : [],
+      multicastGroups: multicastGroups(config.discovery),
     });
     this.executer = new Executer({ ...shared('executer'), config: config.executer, client: this.client });
     this.hub =
@@ -162,25 +157,8 @@ export class Gateway {
   }
 
   private onDiscovered(host: string, port: number, links: Link[]): void {
-    // Our own RD answers the multicast discovery too; it is not a thing.
-    if (port === this.rd.address().port && isLocalAddress(host)) return;
-    const lifetime = Math.ceil(this.config.discovery.intervalSeconds * DISCOVERY_LIFETIMES);
+    const lifetime = discoveredLifetime(this.config.discovery);
     const result = this.rd.directory.registerDiscovered(host, port, links, lifetime);
     if (!result.ok) this.log.warn({ host, port, error: result.error }, 'discovered device not registered');
   }
-}
-
-/** Each group joined on each configured interface of its own family (or on the default interface when none is configured). */
-function multicastMemberships(config: Config): Array<{ group: string; interface?: string }> {
-  const { groups, interfaces } = config.discovery;
-  if (interfaces.length === 0) return groups.map((group) => ({ group }));
-  const isV6 = (address: string): boolean => address.includes(':');
-  return groups.flatMap((group) =>
-    interfaces.filter((iface) => isV6(iface) === isV6(group)).map((iface) => ({ group, interface: iface })),
-  );
-}
-
-function isLocalAddress(host: string): boolean {
-  const plain = host.replace(/^::ffff:/, '');
-  return Object.values(os.networkInterfaces()).some((list) => list?.some((entry) => entry.address === plain));
 }
