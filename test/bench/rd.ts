@@ -291,9 +291,12 @@ async function main(): Promise<void> {
   const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
   console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
   for (const row of rows) console.log(line(row));
+  console.log(
+    '\nRD 1 core = 10^6 / RD CPU per request: what the RD serves on one core of its own, whatever else the machine runs.',
+  );
   const { end } = r('mixed');
   console.log(
-    `\nRD memory after the mixed load: heap ${mb(end.heapUsed)} used of ${mb(end.heapTotal)}, external ${mb(end.external)}`,
+    `RD memory after the mixed load: heap ${mb(end.heapUsed)} used of ${mb(end.heapTotal)}, external ${mb(end.external)}`,
   );
   // Latency figures mean little on a busy machine; the load average says how busy it was.
   const load = os.loadavg()[0]!.toFixed(1);
