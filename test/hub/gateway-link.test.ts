@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeCodes, hmacOf } from '../../connector/protocol.js';
+import { closeCodes, hmacOf, MAX_FRAME_BYTES } from '../../connector/protocol.js';
 import { waitFor } from '../helpers/wait.js';
 import { FakeGateway, GATEWAY_ID, GATEWAY_SECRET, api, device, startHub, type RunningHub } from './harness.js';
 
@@ -133,5 +133,27 @@ describe('upstream', () => {
     await gateway.acked(4);
     const { body } = await api(hub.base, 'GET', '/v1/devices');
     expect(body.devices.map((d: { id: string; status: string }) => [d.id, d.status])).toEqual([['d2', 'offline']]);
+  });
+});
+
+describe('liveness and limits', () => {
+  it('drops a link that stops answering pings', async () => {
+    const quick = await startHub({ hub: { heartbeatSeconds: 0.2 } });
+    const deaf = await FakeGateway.open(quick.port, '/v1/gateway', { autoPong: false });
+    try {
+      await deaf.handshake(GATEWAY_ID, GATEWAY_SECRET);
+      expect((await deaf.waitClosed()).code).toBe(1006);
+    } finally {
+      deaf.close();
+      await quick.stop();
+    }
+  });
+
+  it('answers an oversized frame with frame_too_large and keeps the link', async () => {
+    const gateway = track(await FakeGateway.connect(hub.port));
+    gateway.send({ type: 'snapshot', devices: [], padding: 'x'.repeat(MAX_FRAME_BYTES) });
+    expect(await gateway.next('error')).toMatchObject({ code: 'frame_too_large' });
+    gateway.send({ type: 'event', seq: 1, name: 'device.registered', device: device('d1'), ts: 1 });
+    await gateway.acked(1);
   });
 });
