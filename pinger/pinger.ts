@@ -68,7 +68,7 @@ export class Pinger {
     clearTimeout(this.timer);
     this.timer = undefined;
     for (const off of this.unsubscribe.splice(0)) off();
-    await this.round;
+    await this.round?.catch(() => undefined);
   }
 
   /** Figures of the last round that finished, scheduled or not. */
@@ -88,7 +88,10 @@ export class Pinger {
       const startedAt = Date.now();
       this.round = this.runRound(intervalMs * this.deps.config.jitter);
       void this.round.then(
-        () => this.schedule(Math.max(0, startedAt + intervalMs - Date.now())),
+        (stats) => {
+          this.deps.log.debug({ ...stats }, 'ping round');
+          this.schedule(Math.max(0, startedAt + intervalMs - Date.now()));
+        },
         (err: unknown) => {
           this.deps.log.error({ err }, 'ping round failed');
           this.schedule(intervalMs);

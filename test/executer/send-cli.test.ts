@@ -53,10 +53,10 @@ describe('coregate send', () => {
     expect(late.stderr).toContain('error: timeout');
 
     const unknown = await runCli(['send', 'nobody', 'GET', '/'], env);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code, unknown.stderr).toBe(1);
     expect(unknown.stderr).toContain('unknown_device');
 
     const usage = await runCli(['send', 'lamp', 'BREW', '/'], env);
-    expect(usage.code).toBe(2);
+    expect(usage.code, usage.stderr).toBe(2);
   });
 });

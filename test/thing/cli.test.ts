@@ -27,10 +27,12 @@ describe('coregate thing', () => {
     cleanup.push(() => stopProcess(child));
     let stdout = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const ports = (): number[] => [...stdout.matchAll(/coap:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
     await waitFor(() => seen.filter((s) => s.startsWith('POST /rd?')).length === 3, { what: 'three registrations' });
-    const ports = [...stdout.matchAll(/coap:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
-    expect(new Set(ports).size).toBe(3);
-    expect(await pingRaw(ports[0]!)).toBe(true);
+    // Registration starts as each thing binds; the addresses are printed once all are up.
+    await waitFor(() => ports().length === 3, { what: 'three addresses printed' });
+    expect(new Set(ports()).size).toBe(3);
+    expect(await pingRaw(ports()[0]!)).toBe(true);
     expect(seen.filter((s) => s.startsWith('POST')).sort()).toEqual([
       'POST /rd?ep=thing-1&lt=90000',
       'POST /rd?ep=thing-2&lt=90000',
