@@ -4,7 +4,7 @@ import type { AttrValue, Link, Registration } from '../src/store/types.js';
 import type { Directory } from './directory.js';
 import { compileCriterion, isExact, valueTest } from './match.js';
 import { parseLookupQuery, type LookupQuery } from './query.js';
-import { endpointLink, formatResolved, locationOf, resolve, resolveLink } from './resolved.js';
+import { endpointLink, locationOf, resolve, resolvedText, resolveLink } from './resolved.js';
 
 /**
  * RFC 9176 §6: endpoint lookup (`/rd-lookup/ep`) and resource lookup (`/rd-lookup/res`).
@@ -27,11 +27,7 @@ export class Lookup {
 
   resources = (request: CoapRequest): CoapResponse =>
     this.cached(request, () =>
-      linkFormat(
-        this.findResources(parseLookupQuery(request.query)).map(({ reg, link }) =>
-          formatResolved(resolveLink(reg, link)),
-        ),
-      ),
+      linkFormat(this.findResources(parseLookupQuery(request.query)).map(({ reg, index }) => resolvedText(reg, index))),
     );
 
   /**
@@ -76,8 +72,9 @@ export class Lookup {
     const page = new Page<FoundResource>(query);
     for (const reg of this.candidates(query)) {
       const open = criteria.filter((c) => !c.endpoint(reg));
-      for (const link of reg.links) {
-        if (open.every((c) => c.link(reg, link)) && page.offer({ reg, link })) return page.items;
+      for (let index = 0; index < reg.links.length; index++) {
+        const link = reg.links[index]!;
+        if (open.every((c) => c.link(reg, link)) && page.offer({ reg, link, index })) return page.items;
       }
     }
     return page.items;
@@ -125,6 +122,8 @@ export interface FoundResource {
   reg: Registration;
   /** As registered; resolveLink() gives the form lookups present. */
   link: Link;
+  /** Its position among the registration's links. */
+  index: number;
 }
 
 interface EndpointAndLinkCriterion {

@@ -14,21 +14,33 @@ export function locationOf(reg: Registration): string {
 }
 
 const endpointCache = new WeakMap<Registration, { attrs: Attrs; text: string }>();
+const textCache = new WeakMap<Registration, string[]>();
 
 /**
  * RFC 9176 §6.1: href and anchor resolve against the registration's base; a link without anchor
- * gets the base as anchor; absolute ones stay as they are. Computed per result, not stored: matching
- * on the other attributes needs the link as registered, and 50,000 resolved copies cost 25 MB.
+ * gets the base as anchor; absolute ones stay as they are. Computed when a result needs it, not for
+ * every registered link: matching on the other attributes needs the link as registered, and
+ * 50,000 resolved copies cost 25 MB.
  */
 export function resolveLink(reg: Registration, link: Link): ResolvedLink {
   const anchor = typeof link.attrs.anchor === 'string' ? resolve(link.attrs.anchor, reg.base) : reg.base;
   return { href: resolve(link.href, reg.base), anchor, link };
 }
 
-/** The resolved link in RFC 6690 form, anchor last. */
-export function formatResolved({ href, anchor, link }: ResolvedLink): string {
-  const { anchor: _given, ...attrs } = link.attrs;
-  return formatLink({ href, attrs: { ...attrs, anchor } });
+/**
+ * Link `index` of a registration as resource lookup returns it, in RFC 6690 form with the anchor last.
+ * Kept once rendered (registrations are immutable values): repeated lookups return the same few links.
+ */
+export function resolvedText(reg: Registration, index: number): string {
+  let texts = textCache.get(reg);
+  if (!texts) textCache.set(reg, (texts = []));
+  let text = texts[index];
+  if (text === undefined) {
+    const { href, anchor, link } = resolveLink(reg, reg.links[index]!);
+    const { anchor: _given, ...attrs } = link.attrs;
+    text = texts[index] = formatLink({ href, attrs: { ...attrs, anchor } });
+  }
+  return text;
 }
 
 /**
@@ -50,9 +62,15 @@ export function endpointLink(reg: Registration): { attrs: Attrs; text: string } 
 }
 
 const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+/** A base of scheme and authority only, the usual `coap://host:port`. */
+const AUTHORITY_ONLY = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*$/;
+/** A path-absolute reference without dot segments, query or fragment: it appends to such a base as is. */
+const PLAIN_PATH = /^(?!\/\/)(?![^?#]*\/\.\.?(?:\/|$))\/[^?#]*$/;
 
 export function resolve(reference: string, base: string): string {
   if (ABSOLUTE.test(reference)) return reference;
+  // RFC 3986 §5.2 gives exactly this for the common case; the URL parser is for the rest.
+  if (PLAIN_PATH.test(reference) && AUTHORITY_ONLY.test(base)) return base + reference;
   try {
     return new URL(reference, base).href;
   } catch {
