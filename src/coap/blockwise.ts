@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { OutgoingRequest, Received } from './exchange.js';
 import {
   blockSize,
@@ -45,10 +46,11 @@ async function upload(send: Send, request: OutgoingRequest, initialSzx: number):
   const { payload } = request;
   let szx = initialSzx;
   let offset = 0;
+  const requestTag = { number: OptionNumber.requestTag, value: randomBytes(4) };
   for (;;) {
     const size = blockSize(szx);
     const block = { num: offset / size, more: offset + size < payload.length, szx };
-    const options = [...request.options, { number: OptionNumber.block1, value: encodeBlock(block) }];
+    const options = [...request.options, { number: OptionNumber.block1, value: encodeBlock(block) }, requestTag];
     // RFC 7959 §4: Size1 announces the total so a server can refuse early with 4.13.
     if (offset === 0) options.push({ number: OptionNumber.size1, value: encodeUint(payload.length) });
     const response = await send({ ...request, options, payload: payload.subarray(offset, offset + size) });

@@ -1,4 +1,4 @@
-/** CoAP option numbers this project reads or writes (RFC 7252 §5.10, RFC 7641 §2, RFC 7959 §2.1, §4). */
+/** CoAP option numbers this project reads or writes (RFC 7252 §5.10, RFC 7641 §2, RFC 7959 §2.1, §4, RFC 9175). */
 export const OptionNumber = {
   ifMatch: 1,
   uriHost: 3,
@@ -17,6 +17,8 @@ export const OptionNumber = {
   block1: 27,
   size2: 28,
   size1: 60,
+  /** RFC 9175 §3: ties the blocks of one Block1 transfer together. */
+  requestTag: 292,
 } as const;
 
 export interface CoapOption {

@@ -114,6 +114,12 @@ describe('block-wise corner cases (raw peer)', () => {
     ]);
     expect(Buffer.concat(device.distinct.map((message) => message.payload)).equals(payload)).toBe(true);
     expect(uintOption(device.distinct[0]!.options, OptionNumber.size1)).toBe(2000);
+    // RFC 9175 §3: one Request-Tag for all blocks of the transfer.
+    const tags = device.distinct.map((message) =>
+      findOption(message.options, OptionNumber.requestTag)?.toString('hex'),
+    );
+    expect(new Set(tags).size).toBe(1);
+    expect(tags[0]).toMatch(/^[0-9a-f]{8}$/);
   });
 
   it('retries block-wise after 4.13 Request Entity Too Large with a size hint (RFC 7959 §2.9.3)', async () => {
