@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { Gateway } from '../gateway.js';
-import { configFrom, withConfigOption } from './options.js';
+import { configFrom, untilStopSignal, withConfigOption } from './options.js';
 
 /** Errors a person can act on, rewritten from the system's terse codes. */
 function explain(err: unknown): string {
@@ -32,14 +32,8 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string): void => {
-          log.info({ signal }, 'stopping');
-          resolve();
-        };
-        process.once('SIGINT', shutdown);
-        process.once('SIGTERM', shutdown);
-      });
+      await untilStopSignal();
+      log.info('stopping');
       await gateway.stop();
       log.info('stopped');
     });
