@@ -14,6 +14,8 @@ export default function setup(): void {
   const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
   if (build.status !== 0) {
     const errors = build.stdout.split('\n').filter((line) => line.includes('error TS')).length;
-    console.warn(`global-setup: tsc reported ${errors} type error(s); tests run on the emitted JS (npm run check lists them)`);
+    console.warn(
+      `global-setup: tsc reported ${errors} type error(s); tests run on the emitted JS (npm run check lists them)`,
+    );
   }
 }

@@ -3,7 +3,9 @@ import { formatLinkFormat, LinkFormatError, parseLinkFormat } from '../../src/co
 
 describe('RFC 6690 link format', () => {
   it('parses the RFC 6690 §5 example', () => {
-    const links = parseLinkFormat('</sensors/temp>;rt="temperature-c";if="sensor",</sensors/light>;rt="light-lux";if="sensor"');
+    const links = parseLinkFormat(
+      '</sensors/temp>;rt="temperature-c";if="sensor",</sensors/light>;rt="light-lux";if="sensor"',
+    );
     expect(links).toEqual([
       { href: '/sensors/temp', attrs: { rt: 'temperature-c', if: 'sensor' } },
       { href: '/sensors/light', attrs: { rt: 'light-lux', if: 'sensor' } },
@@ -12,7 +14,10 @@ describe('RFC 6690 link format', () => {
 
   it('keeps flags, ptoken values, anchors and escaped quotes', () => {
     const [link] = parseLinkFormat('<coap://[2001:db8::1]/t>;anchor="coap://x/";obs;ct=50;title="a \\"b\\""');
-    expect(link).toEqual({ href: 'coap://[2001:db8::1]/t', attrs: { anchor: 'coap://x/', obs: true, ct: '50', title: 'a "b"' } });
+    expect(link).toEqual({
+      href: 'coap://[2001:db8::1]/t',
+      attrs: { anchor: 'coap://x/', obs: true, ct: '50', title: 'a "b"' },
+    });
   });
 
   it('joins a repeated parameter like relation types', () => {

@@ -72,7 +72,9 @@ describe('store', () => {
 
     store = new Store({ file, outboxMax: 10 });
     expect(store.devices.get(device.id)).toMatchObject({ ep: 'node1', status: 'offline' });
-    expect(store.registrations.get(device.id)).toEqual(registration(device.id, 'node1', store.registrations.get(device.id)!.createdAt));
+    expect(store.registrations.get(device.id)).toEqual(
+      registration(device.id, 'node1', store.registrations.get(device.id)!.createdAt),
+    );
     expect(store.groups.get('g1')).toEqual(group);
   });
 
