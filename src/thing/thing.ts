@@ -154,6 +154,9 @@ export class Thing extends EventEmitter {
     const { multicast } = this.options;
     const server = createServer({
       type: isIPv6(this.host) ? 'udp6' : 'udp4',
+      // The `coap` package sets SO_REUSEADDR by default, and Linux then hands a port-0 bind a port another
+      // thing already holds: two things on one address, one of them unreachable. Only group members share.
+      reuseAddr: multicast?.group !== undefined,
       ...(multicast?.group ? { multicastAddress: multicast.group, multicastInterface: multicast.interface } : {}),
     });
     server.on('request', (req: IncomingMessage, res: OutgoingMessage) => this.serve(req, res));
