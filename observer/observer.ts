@@ -18,6 +18,9 @@ export interface ObserverDeps {
   client: Pick<CoapClientApi, 'request' | 'observe'>;
 }
 
+/** How long stop() waits for deregistrations: a live device on the LAN answers within milliseconds. */
+const STOP_GRACE_MS = 1_000;
+
 interface DeviceTasks {
   /** createdAt of the registration the tasks were made for: a new one means the device re-registered. */
   registeredAt: number;
@@ -35,7 +38,7 @@ interface DeviceTasks {
  */
 export class Observer {
   private readonly devices = new Map<string, DeviceTasks>();
-  /** Stops in flight (deregistrations): stop() waits for them, a successor task starts after its own. */
+  /** Stops in flight (deregistrations): stop() waits for them briefly, a successor task starts after its own. */
   private readonly stopping = new Set<Promise<void>>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly ctx: TaskContext;
@@ -69,10 +72,17 @@ export class Observer {
     log.info({ devices: this.devices.size, tasks: this.taskCount() }, 'observer started');
   }
 
+  /**
+   * Sends every deregistration (RFC 7641 §3.6) but waits for them only briefly: a device that went silent
+   * would otherwise hold shutdown for the whole deregistration deadline. The client's close() ends what is left.
+   */
   async stop(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
     for (const id of [...this.devices.keys()]) this.drop(id);
-    await Promise.all(this.stopping);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)));
+    await Promise.race([Promise.all(this.stopping), grace]);
+    clearTimeout(timer);
   }
 
   /** Tasks running now, by mode: for logs, the CLI and tests. */

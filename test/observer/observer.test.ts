@@ -159,4 +159,21 @@ describe('Observer (RFC 7641) against a simulated thing', () => {
     await fx.observer.stop();
     await waitFor(() => t.observerCount === 0, { what: 'stop() deregistered' });
   });
+
+  it('stops without waiting out the deregistration of a device that went silent, and still deregisters the others', async () => {
+    // A deadline far beyond the grace stop() allows: had stop() waited for the silent device, it would take this long.
+    const requestTimeoutMs = 20_000;
+    const fx = await fixture({ requestTimeoutMs });
+    const live = await thing('obs-stop-live');
+    const silent = await thing('obs-stop-silent');
+    fx.register('obs-stop-live', live.address(), live.links());
+    fx.register('obs-stop-silent', silent.address(), silent.links());
+    await waitFor(() => live.observerCount === 2 && silent.observerCount === 2, { what: 'both observed' });
+    await silent.goSilent();
+
+    const started = Date.now();
+    await fx.observer.stop();
+    expect(Date.now() - started).toBeLessThan(requestTimeoutMs / 2);
+    await waitFor(() => live.observerCount === 0, { what: 'the live thing deregistered' });
+  });
 });
