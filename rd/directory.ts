@@ -148,7 +148,8 @@ export class Directory {
       base,
       baseExplicit: change.base !== undefined || current.baseExplicit,
       et: change.et ?? current.et,
-      attrs: { ...current.attrs, ...change.attrs },
+      // Unchanged attributes stay the same object: the store then leaves their column alone.
+      attrs: Object.keys(change.attrs).length === 0 ? current.attrs : { ...current.attrs, ...change.attrs },
       links: change.links ?? current.links,
       updatedAt: now,
       expiresAt: now + lt * 1000,

@@ -1,5 +1,6 @@
 import type { Db } from './sqlite.js';
 import type { Device, DeviceSource, DeviceStatus } from './types.js';
+import { ColumnUpdate } from './column-update.js';
 import { newId } from './ids.js';
 
 interface DeviceRow {
@@ -42,7 +43,7 @@ export class DeviceRepository {
   private readonly byEndpoint = new Map<string, Device>();
   private readonly byAddress = new Map<string, Device>();
   private readonly insertStmt;
-  private readonly updateStmt;
+  private readonly updateColumns;
   private readonly deleteStmt;
 
   constructor(private readonly db: Db) {
@@ -52,9 +53,7 @@ export class DeviceRepository {
     this.insertStmt = db.prepare(
       'INSERT INTO devices (id, ep, d, host, port, status, source, created_at, last_seen) VALUES (@id, @ep, @d, @host, @port, @status, @source, @createdAt, @lastSeen)',
     );
-    this.updateStmt = db.prepare(
-      'UPDATE devices SET ep = @ep, d = @d, host = @host, port = @port, status = @status, source = @source, last_seen = @lastSeen WHERE id = @id',
-    );
+    this.updateColumns = new ColumnUpdate(db, 'devices', 'id');
     this.deleteStmt = db.prepare('DELETE FROM devices WHERE id = ?');
   }
 
@@ -86,12 +85,16 @@ export class DeviceRepository {
     return device;
   }
 
-  /** Applies a change and returns the new device; the row is rewritten in the same call. */
+  /** Applies a change and returns the new device; the columns that changed are written in the same call. */
   update(id: string, change: Partial<Omit<Device, 'id' | 'createdAt'>>): Device {
     const current = this.byId.get(id);
     if (!current) throw new Error(`no device ${id}`);
     const next: Device = { ...current, ...change };
-    this.updateStmt.run(toParams(next));
+    const changed: Record<string, unknown> = {};
+    for (const [field, column] of UPDATABLE) {
+      if (next[field] !== current[field]) changed[column] = field === 'status' ? statusValue(next.status) : next[field];
+    }
+    this.updateColumns.run(id, changed);
     this.unindex(current);
     this.index(next);
     return next;
@@ -137,6 +140,21 @@ function addressKey(host: string, port: number): string {
   return `${host}|${port}`;
 }
 
+/** Fields an update may change, with their columns. */
+const UPDATABLE = [
+  ['ep', 'ep'],
+  ['d', 'd'],
+  ['host', 'host'],
+  ['port', 'port'],
+  ['status', 'status'],
+  ['source', 'source'],
+  ['lastSeen', 'last_seen'],
+] as const;
+
 function toParams(device: Device): Record<string, unknown> {
-  return { ...device, status: device.status === 'online' ? 1 : 0 };
+  return { ...device, status: statusValue(device.status) };
+}
+
+function statusValue(status: DeviceStatus): number {
+  return status === 'online' ? 1 : 0;
 }

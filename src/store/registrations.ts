@@ -1,3 +1,4 @@
+import { ColumnUpdate } from './column-update.js';
 import type { Db } from './sqlite.js';
 import type { Attrs, Link, Registration } from './types.js';
 
@@ -45,6 +46,23 @@ function toParams(reg: Registration): Record<string, unknown> {
   };
 }
 
+/** What an update of the same registration changed, as column values. */
+function changedColumns(current: Registration, next: Registration): Record<string, unknown> {
+  const changed: Record<string, unknown> = {};
+  if (next.ep !== current.ep) changed.ep = next.ep;
+  if (next.d !== current.d) changed.d = next.d;
+  if (next.base !== current.base) changed.base = next.base;
+  if (next.baseExplicit !== current.baseExplicit) changed.base_explicit = next.baseExplicit ? 1 : 0;
+  if (next.lt !== current.lt) changed.lt = next.lt;
+  if (next.et !== current.et) changed.et = next.et;
+  if (next.attrs !== current.attrs) changed.attrs = JSON.stringify(next.attrs);
+  if (next.links !== current.links) changed.links = JSON.stringify(next.links);
+  if (next.discovered !== current.discovered) changed.discovered = next.discovered ? 1 : 0;
+  if (next.updatedAt !== current.updatedAt) changed.updated_at = next.updatedAt;
+  if (next.expiresAt !== current.expiresAt) changed.expires_at = next.expiresAt;
+  return changed;
+}
+
 /**
  * RFC 9176 registrations, one per device, keyed by device id (the location `/rd/<id>`).
  * Mirrored in memory in insertion order so lookups never touch SQLite; every write goes through.
@@ -52,6 +70,7 @@ function toParams(reg: Registration): Record<string, unknown> {
 export class RegistrationRepository {
   private readonly byDevice = new Map<string, Registration>();
   private readonly upsertStmt;
+  private readonly updateColumns;
   private readonly deleteStmt;
 
   constructor(db: Db) {
@@ -65,6 +84,7 @@ export class RegistrationRepository {
         base_explicit = excluded.base_explicit, lt = excluded.lt, et = excluded.et, attrs = excluded.attrs,
         links = excluded.links, discovered = excluded.discovered, created_at = excluded.created_at,
         updated_at = excluded.updated_at, expires_at = excluded.expires_at`);
+    this.updateColumns = new ColumnUpdate(db, 'registrations', 'device_id');
     this.deleteStmt = db.prepare('DELETE FROM registrations WHERE device_id = ?');
   }
 
@@ -81,13 +101,21 @@ export class RegistrationRepository {
     return this.byDevice.size;
   }
 
-  /** Creates or replaces the registration of `reg.deviceId`. */
+  /**
+   * Creates or replaces the registration of `reg.deviceId`. An update (same `createdAt`) writes only what
+   * changed: a lifetime refresh sets two timestamps and leaves the links' JSON alone (links and attrs are
+   * compared by reference; a caller that keeps them keeps their row text).
+   */
   put(reg: Registration): void {
+    const current = this.byDevice.get(reg.deviceId);
+    if (current?.createdAt === reg.createdAt) {
+      this.updateColumns.run(reg.deviceId, changedColumns(current, reg));
+      this.byDevice.set(reg.deviceId, reg);
+      return;
+    }
     this.upsertStmt.run(toParams(reg));
     // A replacement keeps its place only if it is an update; a new registration goes last.
-    if (this.byDevice.has(reg.deviceId) && this.byDevice.get(reg.deviceId)!.createdAt !== reg.createdAt) {
-      this.byDevice.delete(reg.deviceId);
-    }
+    if (current) this.byDevice.delete(reg.deviceId);
     this.byDevice.set(reg.deviceId, reg);
   }
 

@@ -78,6 +78,22 @@ describe('store', () => {
     expect(store.groups.get('g1')).toEqual(group);
   });
 
+  it('keeps every changed column of an update across a restart, the unchanged ones too', () => {
+    const device = store.devices.create({ ep: 'node1', d: null, host: '::1', port: 5683, source: 'registration' });
+    const first = registration(device.id, 'node1');
+    store.registrations.put(first);
+    const moved = store.devices.update(device.id, { host: '127.0.0.1', port: 6000 });
+    const refreshed = { ...first, updatedAt: first.updatedAt + 5, expiresAt: first.expiresAt + 5 };
+    store.registrations.put(refreshed);
+    const relinked = { ...refreshed, lt: 120, links: [{ href: '/a', attrs: {} }], attrs: { lwm2m: '1.1' } };
+    store.registrations.put(relinked);
+    store.close();
+
+    store = new Store({ file, outboxMax: 10 });
+    expect(store.devices.get(device.id)).toEqual(moved);
+    expect(store.registrations.get(device.id)).toEqual(relinked);
+  });
+
   it('removes a device with its registration and group memberships', () => {
     const device = store.devices.create({ ep: 'node1', d: null, host: '::1', port: 5683, source: 'registration' });
     store.registrations.put(registration(device.id, 'node1'));
