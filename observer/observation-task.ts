@@ -38,6 +38,8 @@ export class ObservationTask implements ResourceTask {
   /** The establishment slot, held until the first reply or the end of the stream. */
   private releaseSlot: (() => void) | undefined;
   private readonly fallback: Poller;
+  /** The stop of the task this one replaces: part of this task's own stop, see stop(). */
+  private predecessor: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: TaskContext,
@@ -48,6 +50,7 @@ export class ObservationTask implements ResourceTask {
   }
 
   start(after: Promise<void> = Promise.resolve()): void {
+    this.predecessor = after;
     void after.then(() => this.establish());
   }
 
@@ -66,6 +69,8 @@ export class ObservationTask implements ResourceTask {
     const current = this.current;
     this.current = undefined;
     if (current) await this.retire(current);
+    // Stopped before it began, a successor must still wait for the deregistration this task was waiting for.
+    await this.predecessor;
   }
 
   private async establish(): Promise<void> {

@@ -62,6 +62,7 @@ export class Poller {
 export class PollTask implements ResourceTask {
   private readonly poller: Poller;
   private stopped = false;
+  private predecessor: Promise<void> = Promise.resolve();
   suspended = false;
 
   constructor(
@@ -72,6 +73,7 @@ export class PollTask implements ResourceTask {
   }
 
   start(after: Promise<void> = Promise.resolve()): void {
+    this.predecessor = after;
     void after.then(() => {
       if (!this.stopped && !this.suspended) this.poller.start(0, this.target.intervalSeconds * 1000);
     });
@@ -85,5 +87,7 @@ export class PollTask implements ResourceTask {
   async stop(): Promise<void> {
     this.stopped = true;
     this.poller.stop();
+    // A successor waits for whatever this task was waiting for (an observation of the same resource deregistering).
+    await this.predecessor;
   }
 }

@@ -22,6 +22,6 @@ export interface ResourceTask {
   start(after?: Promise<void>): void;
   /** The device is offline: no timers run until the task is replaced; what still arrives is published. */
   suspend(): void;
-  /** Cancels properly (RFC 7641 §3.6) and clears every timer. */
+  /** Cancels properly (RFC 7641 §3.6) and clears every timer; settles only once `after` of start() has too. */
   stop(): Promise<void>;
 }

@@ -3,6 +3,8 @@ import { silentLogger } from '../../src/log.js';
 import { Thing } from '../../src/thing/index.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { ObserverFixture } from './fixture.js';
+import { Peer, reply } from './peer.js';
+import { ContentFormat } from '../../src/coap/types.js';
 
 const opened: Array<{ close?: () => Promise<void>; stop?: () => Promise<void> }> = [];
 
@@ -175,5 +177,45 @@ describe('Observer (RFC 7641) against a simulated thing', () => {
     await fx.observer.stop();
     expect(Date.now() - started).toBeLessThan(requestTimeoutMs / 2);
     await waitFor(() => live.observerCount === 0, { what: 'the live thing deregistered' });
+  });
+
+  it('lets a registration followed at once by device.online deregister the old observation before observing anew', async () => {
+    // The RD emits device.registered and then device.online for a device that re-registers while offline:
+    // the second event replaces a task that has not begun yet, and its successor must still wait for the
+    // deregistration of the first stream (RFC 7641 §3.6), which this peer answers only after a while.
+    const fx = await fixture();
+    let deregistrationsAnswered = 0;
+    const answeredWhenObserved: number[] = [];
+    const late = new Set<NodeJS.Timeout>();
+    const peer = await new Peer({
+      '/q': (_req, res, observe) => {
+        if (observe === 0) answeredWhenObserved.push(deregistrationsAnswered);
+        const send = (): void => reply(res, ContentFormat.json, JSON.stringify({ observe }));
+        if (observe !== 1) return send();
+        const timer = setTimeout(() => {
+          late.delete(timer);
+          deregistrationsAnswered++;
+          send();
+        }, 300);
+        late.add(timer);
+      },
+    }).start();
+    // After the fixture (closed first, so its deregistrations are answered), before the socket closes.
+    opened.push({
+      close: () => {
+        for (const timer of late) clearTimeout(timer);
+        return peer.close();
+      },
+    });
+    const links = [{ href: '/q', attrs: { obs: true as const } }];
+    const { id } = fx.register('obs-handover', peer.address, links);
+    await waitFor(() => fx.values(id, '/q').length === 1, { what: 'first observation' });
+
+    await sleep(2); // a new registration carries a new createdAt
+    fx.register('obs-handover', peer.address, links);
+    fx.setStatus(id, 'offline');
+    fx.setStatus(id, 'online');
+    await waitFor(() => answeredWhenObserved.length === 2, { what: 'observed anew' });
+    expect(answeredWhenObserved).toEqual([0, 1]);
   });
 });
