@@ -16,7 +16,8 @@ export class Peer {
   private readonly server: Server;
 
   constructor(handlers: Record<string, PeerHandler>) {
-    this.server = createServer({ type: 'udp4' }, (req: IncomingMessage, res: OutgoingMessage) => {
+    // The package sets SO_REUSEADDR by default, with which a port-0 bind can land on a port another server holds.
+    this.server = createServer({ type: 'udp4', reuseAddr: false }, (req: IncomingMessage, res: OutgoingMessage) => {
       const path = req.url.split('?')[0]!;
       const observe = typeof req.headers.Observe === 'number' ? req.headers.Observe : undefined;
       this.requests.push({ path, observe });
