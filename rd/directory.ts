@@ -7,6 +7,8 @@ import type { Attrs, Device, DeviceSource, Link, Registration } from '../src/sto
 import { baseOf, unmapHost, type Source } from './address.js';
 import { EndpointIndex } from './endpoint-index.js';
 import { GroupCommit } from './group-commit.js';
+import { keepRenderings } from './resolved.js';
+import { keptAttrs, keptLinks, looksTheSame } from './unchanged.js';
 
 /** A registration as the registration interface hands it over (RFC 9176 §5.3), already validated. */
 export interface RegistrationInput {
@@ -120,8 +122,8 @@ export class Directory {
         baseExplicit: input.base !== undefined,
         lt: input.lt,
         et: input.et,
-        attrs: input.attrs,
-        links: input.links,
+        attrs: keptAttrs(previous?.attrs, input.attrs),
+        links: keptLinks(previous?.links, input.links),
         discovered: false,
         createdAt: now,
         updatedAt: now,
@@ -251,8 +253,13 @@ export class Directory {
   private put(next: Registration, previous: Registration | undefined): void {
     this.store.registrations.put(next);
     // A lifetime refresh (the common update) changes nothing a lookup shows or the index knows.
-    if (previous && looksTheSame(previous, next)) return;
+    if (previous && looksTheSame(previous, next)) {
+      keepRenderings(previous, next);
+      return;
+    }
     this.changes++;
+    // The index knows only ep and the links' rt (a new base from a new source address leaves it alone).
+    if (previous && previous.ep === next.ep && previous.links === next.links) return;
     if (previous) this.index.delete(previous);
     this.index.add(next);
   }
@@ -266,11 +273,4 @@ export class Directory {
     const device = this.store.devices.get(id);
     if (device) this.bus.emit(event, { device: this.store.info(device) });
   }
-}
-
-/** Equal as lookups present them (RFC 9176 §6: lt and timestamps are not shown). */
-function looksTheSame(a: Registration, b: Registration): boolean {
-  if (a.ep !== b.ep || a.d !== b.d || a.base !== b.base || a.et !== b.et || a.links !== b.links) return false;
-  const keys = Object.keys(a.attrs);
-  return keys.length === Object.keys(b.attrs).length && keys.every((key) => a.attrs[key] === b.attrs[key]);
 }

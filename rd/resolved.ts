@@ -17,6 +17,17 @@ const endpointCache = new WeakMap<Registration, { attrs: Attrs; text: string }>(
 const textCache = new WeakMap<Registration, string[]>();
 
 /**
+ * A registration replaced by one that looks the same (a lifetime refresh) hands over what was rendered of it,
+ * so lookups after every refresh do not render the same text again and the old copy is not left as garbage.
+ */
+export function keepRenderings(previous: Registration, next: Registration): void {
+  const endpoint = endpointCache.get(previous);
+  if (endpoint) endpointCache.set(next, endpoint);
+  const texts = textCache.get(previous);
+  if (texts) textCache.set(next, texts);
+}
+
+/**
  * RFC 9176 §6.1: href and anchor resolve against the registration's base; a link without anchor
  * gets the base as anchor; absolute ones stay as they are. Computed when a result needs it, not for
  * every registered link: matching on the other attributes needs the link as registered, and

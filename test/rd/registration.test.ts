@@ -82,6 +82,23 @@ describe('registration interface (RFC 9176 §5.3)', () => {
     expect(rd.store.registrations.get(id)!.base).toBe(`coap://127.0.0.1:${after.localPort}`);
   });
 
+  it('re-registering the same links, from the same or a new address, keeps them findable by rt at the current base', async () => {
+    const before = await rd.client();
+    const after = await rd.client();
+    const id = await register(before, 'ep=repeater', '</t>;rt="temperature"');
+    await register(before, 'ep=repeater', '</t>;rt="temperature"');
+    const same = await before.request({ method: 'GET', uri: '/rd-lookup/res?rt=temperature' });
+    expect(same.payload).toContain(`<coap://127.0.0.1:${before.localPort}/t>`);
+    expect(await register(after, 'ep=repeater', '</t>;rt="temperature"')).toBe(id);
+    const moved = await after.request({ method: 'GET', uri: '/rd-lookup/res?rt=temperature' });
+    expect(moved.payload).toBe(
+      `<coap://127.0.0.1:${after.localPort}/t>;rt="temperature";anchor="coap://127.0.0.1:${after.localPort}"`,
+    );
+    await register(after, 'ep=repeater', '</t>;rt="humidity"');
+    const changed = await after.request({ method: 'GET', uri: '/rd-lookup/res?rt=temperature' });
+    expect(changed.payload).toBe('');
+  });
+
   it('an explicit base is used to resolve the links', async () => {
     const client = await rd.client();
     await register(client, 'ep=proxied&base=coap://proxy.example.com:5683', '</temp>;rt="temperature"');
