@@ -4,6 +4,8 @@ import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
 
+const WAL_CHECKPOINT_FRAMES = 10_000;
+
 /** One schema step. `user_version` records how many have been applied. */
 export type Migration = (db: Db) => void;
 
@@ -19,6 +21,10 @@ export function openDatabase(file: string, migrations: readonly Migration[]): Db
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // A checkpoint copies the WAL's pages into the database and fsyncs it, stalling the writer meanwhile. At the
+  // default of 1000 frames, registrations at thousands per second paid for several a second, copying the same
+  // hot pages over and over; at 10,000 (a WAL of up to ~40 MB) they come ~10x less often and copy each page once.
+  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_FRAMES}`);
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > migrations.length) {
     db.close();
