@@ -39,7 +39,7 @@ export class Gateway {
     private readonly config: Config,
     private readonly log: Logger,
   ) {
-    this.store = new Store({ file: config.db, outboxMax: config.platform.outboxMax });
+    this.store = new Store({ file: config.db, outboxMax: config.platform.outboxMax, backgroundCheckpoints: true });
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'an event listener failed'));
     logActivity(this.bus, log.child({ component: 'activity' }));
     this.client = new CoapClient({ log: log.child({ component: 'coap-client' }) });

@@ -1,3 +1,4 @@
+import { BackgroundCheckpointer } from './checkpointer.js';
 import { DeviceRepository } from './devices.js';
 import { GroupRepository } from './groups.js';
 import { migrations } from './migrations.js';
@@ -19,6 +20,11 @@ export interface StoreOptions {
   file: string;
   /** Bound of the upstream outbox (entries). */
   outboxMax?: number;
+  /**
+   * Checkpoint the WAL from a worker thread (the gateway, under registration load), instead of on the
+   * writing connection, where each checkpoint's fsync stalls the event loop. Off for short-lived uses (CLI, tests).
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -31,9 +37,13 @@ export class Store {
   readonly registrations: RegistrationRepository;
   readonly groups: GroupRepository;
   readonly outbox: Outbox;
+  private readonly checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(options: StoreOptions) {
     this.db = openDatabase(options.file, migrations);
+    if (options.backgroundCheckpoints && options.file !== ':memory:') {
+      this.checkpointer = new BackgroundCheckpointer(options.file);
+    }
     this.devices = new DeviceRepository(this.db);
     this.registrations = new RegistrationRepository(this.db);
     this.groups = new GroupRepository(this.db);
@@ -71,6 +81,7 @@ export class Store {
   }
 
   close(): void {
+    void this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 }

@@ -29,7 +29,7 @@ const self = fileURLToPath(import.meta.url);
 /** The child: the RD as the gateway composes it, over a fresh SQLite file. */
 async function startRd(): Promise<{ port: number; stop: () => Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-bench-rd-'));
-  const store = new Store({ file: path.join(dir, 'rd.db') });
+  const store = new Store({ file: path.join(dir, 'rd.db'), backgroundCheckpoints: true });
   const rd = new ResourceDirectory({
     store,
     bus: new EventBus(),

@@ -94,6 +94,19 @@ describe('store', () => {
     expect(store.registrations.get(device.id)).toEqual(relinked);
   });
 
+  it('with background checkpoints, a worker copies the WAL into the database file', async () => {
+    store.close();
+    store = new Store({ file, backgroundCheckpoints: true });
+    const before = fs.statSync(file).size;
+    for (let i = 0; i < 50; i++) {
+      store.devices.create({ ep: `node${i}`, d: 'x'.repeat(2000), host: 'h', port: i, source: 'registration' });
+    }
+    for (let waited = 0; fs.statSync(file).size === before && waited < 20_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(fs.statSync(file).size).toBeGreaterThan(before);
+  });
+
   it('removes a device with its registration and group memberships', () => {
     const device = store.devices.create({ ep: 'node1', d: null, host: '::1', port: 5683, source: 'registration' });
     store.registrations.put(registration(device.id, 'node1'));
