@@ -21,6 +21,7 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 0');
 db.pragma('wal_autocheckpoint = 0');
+db.pragma('cache_size = -256');
 setInterval(() => {
   try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
 }, workerData.intervalMs);
@@ -38,6 +39,8 @@ export class BackgroundCheckpointer {
     this.worker = new Worker(PROGRAM, {
       eval: true,
       workerData: { driver, file, intervalMs: CHECKPOINT_INTERVAL_MS },
+      // It allocates next to nothing; without limits its isolate would reserve the main thread's heap sizes.
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
     // A failed worker only means the main connection checkpoints, as it does without one.
     this.worker.on('error', () => undefined);
