@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Executer } from '../../executer/index.js';
 import { Pinger } from '../../pinger/index.js';
-import { ResourceDirectory } from '../../rd/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
 import { EventBus, type DeviceEventName } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import type { Thing } from '../../src/thing/index.js';
-import { startThing, tempStore, type Cleanup } from '../helpers/things.js';
+import { startRd, startThing, tempStore, type Cleanup } from '../helpers/things.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = silentLogger();
@@ -27,16 +26,7 @@ describe('Executer and Pinger over a real RD', () => {
     const client = new CoapClient({ log, bind: '127.0.0.1' });
     cleanup.push(() => client.close());
     const config = parseConfig({});
-    const rd = new ResourceDirectory({
-      store,
-      bus,
-      log,
-      config: config.rd,
-      coap: { bind: '127.0.0.1', port: 0 },
-      client,
-    });
-    await rd.start();
-    cleanup.push(() => rd.stop());
+    const rd = await startRd(cleanup, { store, bus, client });
     const executer = new Executer({ store, log, config: config.executer, client });
     await executer.start();
     cleanup.push(() => executer.stop());

@@ -1,6 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ResourceDirectory } from '../../rd/index.js';
+import type { CoapClientApi } from '../../src/coap/types.js';
+import { parseConfig } from '../../src/config.js';
+import type { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Store, type Device, type DeviceSource } from '../../src/store/index.js';
 import { Thing, type ThingOptions } from '../../src/thing/index.js';
@@ -29,4 +33,20 @@ export async function startThing(cleanup: Cleanup, options: Partial<ThingOptions
 export function storeDevice(store: Store, thing: Thing, source: DeviceSource = 'registration'): Device {
   const { host, port } = thing.address();
   return store.devices.create({ ep: thing.name, d: null, host, port, source });
+}
+
+/** A real RD on a free loopback port over `store` and `bus`, fetching with `client`; stopped by `cleanup`. */
+export async function startRd(
+  cleanup: Cleanup,
+  deps: { store: Store; bus: EventBus; client: CoapClientApi },
+): Promise<ResourceDirectory> {
+  const rd = new ResourceDirectory({
+    ...deps,
+    log: silentLogger(),
+    config: parseConfig({}).rd,
+    coap: { bind: '127.0.0.1', port: 0 },
+  });
+  await rd.start();
+  cleanup.push(() => rd.stop());
+  return rd;
 }

@@ -1,12 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Observer } from '../../observer/index.js';
-import { ResourceDirectory } from '../../rd/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
 import { EventBus, type Telemetry } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Fleet } from '../../src/thing/index.js';
-import { tempStore, type Cleanup } from '../helpers/things.js';
+import { startRd, tempStore, type Cleanup } from '../helpers/things.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const log = silentLogger();
@@ -28,16 +27,7 @@ describe('Observer with a real RD and a fleet registering at once', () => {
     const client = new CoapClient({ log, bind: '127.0.0.1' });
     cleanup.push(() => client.close());
     const config = parseConfig({});
-    const rd = new ResourceDirectory({
-      store,
-      bus,
-      log,
-      config: config.rd,
-      coap: { bind: '127.0.0.1', port: 0 },
-      client,
-    });
-    await rd.start();
-    cleanup.push(() => rd.stop());
+    const rd = await startRd(cleanup, { store, bus, client });
     const observer = new Observer({ store, bus, log, config: config.observer, client });
     await observer.start();
 
