@@ -64,6 +64,8 @@ export class Upstream {
     const acked = this.acked;
     let entries: OutboxEntry[];
     try {
+      // The appends must be committed before anything is sent (see Store.commitPending).
+      this.store.commitPending();
       entries = this.store.transaction(() => {
         if (this.trimmed < acked) this.outbox.ackUpTo(acked);
         return this.pending.map((args) => this.outbox.append(...args));

@@ -55,6 +55,16 @@ export class Store {
     return this.db.transaction(fn)();
   }
 
+  /**
+   * Commits a batch another writer left open on this connection (the RD's group commit), so that what
+   * follows runs in a transaction of its own, durable when it returns. Only from outside any transaction
+   * function (a timer, an I/O callback): the connector calls it before appending outbox entries it is about
+   * to send, which must be on disk before the hub sees them, or a crash would hand their seq out twice.
+   */
+  commitPending(): void {
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+  }
+
   /** Removes a device with everything that hangs off it (registration, group memberships). */
   removeDevice(id: string): void {
     this.transaction(() => {

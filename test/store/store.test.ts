@@ -128,6 +128,21 @@ describe('store', () => {
   });
 });
 
+describe('commitPending', () => {
+  it('commits a batch another writer left open, so the next transaction is durable on its own', () => {
+    store.db.exec('BEGIN'); // as the RD's group commit leaves its batch open between timer ticks
+    store.devices.create({ ep: 'batched', d: null, host: 'h', port: 1, source: 'registration' });
+    store.commitPending();
+    const entry = store.transaction(() => store.outbox.append('event', 'device.registered', null, {}));
+    expect(store.db.inTransaction).toBe(false);
+
+    const reader = new Store({ file });
+    expect(reader.devices.findByEndpoint(null, 'batched')).toBeDefined();
+    expect(reader.outbox.unacked().map((e) => e.seq)).toEqual([entry.seq]);
+    reader.close();
+  });
+});
+
 describe('outbox', () => {
   it('keeps seq growing across acks and restarts and resends only the unacked', () => {
     const first = store.outbox.append('event', 'device.registered', 'd1', { a: 1 });
