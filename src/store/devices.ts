@@ -46,7 +46,7 @@ export class DeviceRepository {
   private readonly updateColumns;
   private readonly deleteStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     for (const row of db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
       this.index(fromRow(row));
     }

@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +8,8 @@ import { CoapClient } from '../../src/coap/client.js';
 import { silentLogger } from '../../src/log.js';
 import { Fleet, type Thing } from '../../src/thing/index.js';
 import { encodeFrame, hmacOf, parseHubFrame } from '../../connector/protocol.js';
+import { stopProcess } from '../helpers/cli.js';
+import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 
 /**
  * Platform benchmark (issue 4). The hub (`coregate hub`) and the gateway (`coregate start`) run as child
@@ -41,25 +41,6 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-bench-platform-'));
 const log = silentLogger();
 const children: ChildProcess[] = [];
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket('udp4').bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
-}
-
 function startProcess(name: string, args: string[], config: object): ChildProcess {
   const file = path.join(dir, `${name}.json`);
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
@@ -81,17 +62,7 @@ function startProcess(name: string, args: string[], config: object): ChildProces
 let stopping = false;
 async function stopAll(): Promise<void> {
   stopping = true;
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-          child.once('exit', () => (clearTimeout(timer), resolve()));
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all(children.map((child) => stopProcess(child)));
 }
 
 async function until<T>(

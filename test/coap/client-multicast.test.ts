@@ -4,7 +4,7 @@ import type { CoapClient } from '../../src/coap/client.js';
 import { decodeMessage, encodeMessage } from '../../src/coap/message.js';
 import { allStrings, OptionNumber } from '../../src/coap/options.js';
 import { CoapTransportError, type CoapReply } from '../../src/coap/types.js';
-import { freeUdpPort } from './libcoap.js';
+import { freeUdpPort } from '../helpers/ports.js';
 import { clientFixture } from './fixture.js';
 
 const fixture = clientFixture();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CoapClient } from '../../src/coap/client.js';
-import { freeUdpPort } from './libcoap.js';
+import { freeUdpPort } from '../helpers/ports.js';
 import { empty } from './raw-peer.js';
 import { clientFixture } from './fixture.js';
 

@@ -1,17 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { CoapClient } from '../../src/coap/client.js';
 import { silentLogger } from '../../src/log.js';
+import { freeUdpPort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** A UDP port free right now on 127.0.0.1 (a tool that cannot bind port 0 needs one chosen for it). */
-export async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(resolve));
-  return port;
-}
 
 export interface LibcoapServer {
   port: number;

@@ -3,18 +3,13 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach } from 'vitest';
 import type { Logger } from '../../src/log.js';
+import { freeUdpPort } from '../helpers/ports.js';
 
 /** The loopback interface: every multicast datagram of these suites stays on it. */
 export const LOOPBACK = '127.0.0.1';
 
 /** A free UDP port on the wildcard address (several sockets then share it with reuseAddr). */
-export async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '0.0.0.0', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
+export const freeWildcardUdpPort = (): Promise<number> => freeUdpPort('0.0.0.0');
 
 /**
  * Why IPv4 multicast over loopback does not work here (undefined when it does): joins `group` on

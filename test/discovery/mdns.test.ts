@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import type { Link } from '../../src/store/index.js';
 import { Thing } from '../../src/thing/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { freeUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach } from './loopback.js';
+import { freeWildcardUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach } from './loopback.js';
 
 // mDNS on its own group, a private port and the loopback interface: never the machine's real mDNS.
 const MDNS_GROUP = '224.0.0.251';
@@ -17,7 +17,7 @@ const problem = await multicastSkipReason(MDNS_GROUP, 'mDNS discovery tests');
 const onCleanup = closeAfterEach();
 
 async function mdnsOptions(): Promise<MdnsSocketOptions> {
-  return { interface: LOOPBACK, bind: '0.0.0.0', port: await freeUdpPort(), ip: MDNS_GROUP, loopback: true };
+  return { interface: LOOPBACK, bind: '0.0.0.0', port: await freeWildcardUdpPort(), ip: MDNS_GROUP, loopback: true };
 }
 
 /** A plain multicast-dns peer on the same private port, playing the other side. */

@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
 import { Thing } from '../../src/thing/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { freeUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach } from './loopback.js';
+import { freeWildcardUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach } from './loopback.js';
 
 const GROUP = '224.0.1.187';
 const problem = await multicastSkipReason(GROUP, 'multicast registration tests');
@@ -22,7 +22,7 @@ async function startRd(): Promise<{ store: Store; rd: ResourceDirectory; port: n
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-mc-rd-'));
   const store = new Store({ file: path.join(dir, 'gateway.db') });
   const client = new CoapClient({ log: silentLogger(), bind: LOOPBACK });
-  const port = await freeUdpPort();
+  const port = await freeWildcardUdpPort();
   const config = parseConfig({ discovery: { groups: [GROUP], interfaces: [LOOPBACK] } });
   const rd = new ResourceDirectory({
     store,
@@ -71,7 +71,7 @@ describe.skipIf(problem !== undefined)('RD reached through All-CoAP-Nodes (RFC 9
 
   it('merges a discovered device with its later self-registration from the same address', async () => {
     const { store, rd, port, client } = await startRd();
-    const thingPort = await freeUdpPort();
+    const thingPort = await freeWildcardUdpPort();
     const thing = await startThing({
       log: silentLogger(),
       name: 'mc-merge',

@@ -9,7 +9,7 @@ import { EventBus, type GatewayEvents } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
 import { Thing } from '../../src/thing/index.js';
-import { freeUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach, recordingLogger } from './loopback.js';
+import { freeWildcardUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach, recordingLogger } from './loopback.js';
 
 const GROUP = '224.0.1.187';
 const problem = await multicastSkipReason(GROUP, 'CoAP multicast discovery tests');
@@ -51,7 +51,7 @@ function discovery(config: DiscoveryConfig, deps: Partial<ConstructorParameters<
 
 describe.skipIf(problem !== undefined)('CoAP multicast discovery on loopback (RFC 7252 §8)', () => {
   it('finds a thing answering on All-CoAP-Nodes and registers it in the directory as discovered', async () => {
-    const port = await freeUdpPort();
+    const port = await freeWildcardUdpPort();
     const thing = new Thing({
       log: silentLogger(),
       name: 'mc-thing',

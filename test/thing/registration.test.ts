@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseLinkFormat } from '../../src/coap/link-format.js';
 import { silentLogger } from '../../src/log.js';
 import { Thing, type RegistrationMode } from '../../src/thing/index.js';
+import { freeUdpPort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = silentLogger();
@@ -146,13 +147,3 @@ describe('thing registration with an RD', () => {
     expect(thing.location).toBeUndefined();
   });
 });
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket('udp4');
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
-}

@@ -1,0 +1,25 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+/**
+ * A UDP port free right now on `address`, for peers that cannot bind port 0 themselves (libcoap's tools,
+ * a config file written before a process starts) or sockets that must share one port (multicast).
+ */
+export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
+}
+
+/** A TCP port free right now on 127.0.0.1. */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
