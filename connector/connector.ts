@@ -1,4 +1,4 @@
-import type { Execute } from '../src/command.js';
+import type { Cancel, Enqueue, Execute } from '../src/command.js';
 import type { PlatformConfig } from '../src/config.js';
 import { DEVICE_EVENTS, type EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
@@ -7,7 +7,7 @@ import { Backoff } from './backoff.js';
 import { CommandRunner } from './commands.js';
 import { dispatch, type Session } from './handlers.js';
 import { Link } from './link.js';
-import { valueToWire } from './payload.js';
+import { commandStatusBody, valueToWire } from './payload.js';
 import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol/index.js';
 import { Upstream } from './upstream.js';
 
@@ -19,6 +19,9 @@ export interface ConnectorDeps {
   log: Logger;
   config: PlatformConfig;
   execute: Execute;
+  /** Queued commands (`"queue": true`) and their cancellation; without them such commands are refused. */
+  enqueue?: Enqueue;
+  cancel?: Cancel;
 }
 
 /** How long an open socket may take to get from `challenge` to `welcome`. */
@@ -56,7 +59,7 @@ export class Connector {
 
   constructor(private readonly deps: ConnectorDeps) {
     this.upstream = new Upstream(deps.store, deps.log);
-    this.commands = new CommandRunner(deps.execute, deps.log);
+    this.commands = new CommandRunner(deps.execute, deps.log, { enqueue: deps.enqueue, cancel: deps.cancel });
     this.backoff = new Backoff(deps.config.reconnectMinMs, deps.config.reconnectMaxMs);
   }
 
@@ -106,6 +109,7 @@ export class Connector {
       bus.on('telemetry', ({ device, path, ct, value, encoding, ts }) =>
         this.upstream.telemetry({ device, path, ct, ...valueToWire(value, encoding), ts }),
       ),
+      bus.on('command.status', (info) => this.upstream.commandStatus(commandStatusBody(info))),
     );
   }
 

@@ -34,7 +34,7 @@ export interface Session {
 type Handler<T extends HubFrameType> = (session: Session, frame: HubFrameOf<T>) => void;
 
 function unexpected(session: Session, frame: HubFrame): void {
-  const ref = frame.type === 'command' ? frame.id : frame.type;
+  const ref = frame.type === 'command' || frame.type === 'cancel' ? frame.id : frame.type;
   session.refuse({ code: 'unexpected_frame', message: `"${frame.type}" is not expected while ${session.phase}`, ref });
 }
 
@@ -59,6 +59,11 @@ export const handlers: { [T in HubFrameType]: Handler<T> } = {
   command(session, frame) {
     if (session.phase !== 'online') return unexpected(session, frame);
     session.commands.handle(frame, (result) => session.reply(result));
+  },
+
+  cancel(session, frame) {
+    if (session.phase !== 'online') return unexpected(session, frame);
+    session.commands.cancel(frame.id, (problem) => session.refuse(problem));
   },
 
   error(session, frame) {

@@ -1,5 +1,7 @@
 import { decodePayload, encodePayload, type DecodedPayload } from '../src/coap/content-format.js';
 import { ContentFormat } from '../src/coap/types.js';
+import type { CommandStatusInfo } from '../src/command.js';
+import type { CommandStatusFrame } from './protocol/index.js';
 
 /** A payload as it travels in a frame (DESIGN.md "Wire contract" 4). */
 export type WirePayload = DecodedPayload;
@@ -45,4 +47,14 @@ export function fromWire(
   } catch (err) {
     return { ok: false, error: `payload cannot be encoded for content-format ${sentCt}: ${(err as Error).message}` };
   }
+}
+
+/** A queued command's status as the `command_status` frame carries it: the reply decoded like a `result`'s. */
+export function commandStatusBody(info: CommandStatusInfo): Omit<CommandStatusFrame, 'type' | 'seq'> {
+  const { result, ...rest } = info;
+  if (result === undefined) return rest;
+  if ('error' in result) return { ...rest, result: { error: result.error } };
+  const wire = toWire(result.ct, Buffer.from(result.payload, 'base64'), info.path);
+  const reply = { code: result.code, ct: result.ct, payload: wire.value, ...(wire.encoding && { encoding: wire.encoding }) };
+  return { ...rest, result: reply };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../src/log.js';
 import type { Outbox, OutboxEntry, Store } from '../src/store/index.js';
-import type { EventFrame, GatewayFrame, TelemetryFrame } from './protocol/index.js';
+import type { CommandStatusFrame, EventFrame, GatewayFrame, TelemetryFrame } from './protocol/index.js';
 
 /** Most frames sent and not yet acked: bounds the socket's send buffer when the hub is slow. */
 export const SEND_WINDOW = 1000;
@@ -13,6 +13,7 @@ type Pending = Parameters<Outbox['append']>;
 /** What an outbox entry holds: its frame without `type` and `seq` (written once, read back on resend). */
 export type EventBody = Omit<EventFrame, 'type' | 'seq' | 'name'>;
 export type TelemetryBody = Omit<TelemetryFrame, 'type' | 'seq'>;
+export type CommandStatusBody = Omit<CommandStatusFrame, 'type' | 'seq'>;
 
 /**
  * The upstream half of the link (mqtt.js's in-flight store in use): every event and telemetry value is
@@ -50,6 +51,10 @@ export class Upstream {
 
   telemetry(body: TelemetryBody): void {
     this.enqueue(['telemetry', 'telemetry', body.device, body]);
+  }
+
+  commandStatus(body: CommandStatusBody): void {
+    this.enqueue(['command', 'command_status', body.device, body]);
   }
 
   /**
@@ -155,7 +160,8 @@ export class Upstream {
 }
 
 /** The frame of an entry this class wrote itself. */
-function frameOf(entry: OutboxEntry): EventFrame | TelemetryFrame {
+function frameOf(entry: OutboxEntry): EventFrame | TelemetryFrame | CommandStatusFrame {
   if (entry.kind === 'telemetry') return { type: 'telemetry', seq: entry.seq, ...(entry.body as TelemetryBody) };
+  if (entry.kind === 'command') return { type: 'command_status', seq: entry.seq, ...(entry.body as CommandStatusBody) };
   return { type: 'event', seq: entry.seq, name: entry.name as EventFrame['name'], ...(entry.body as EventBody) };
 }

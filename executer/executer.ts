@@ -1,17 +1,22 @@
-import type { Command, CommandErrorCode, CommandResult } from '../src/command.js';
+import type { Cancel, Command, CommandErrorCode, CommandResult, Enqueue } from '../src/command.js';
 import type { ExecuterConfig } from '../src/config.js';
+import { EventBus } from '../src/events.js';
 import { deadlineTimer } from '../src/coap/timing.js';
 import { CoapResetError, CoapTimeoutError, type CoapClientApi } from '../src/coap/types.js';
 import type { Logger } from '../src/log.js';
 import type { Store } from '../src/store/index.js';
 import { DeviceQueue } from './device-queue.js';
+import { QueuedCommands } from './queued-commands.js';
 import { commandProblem } from './validate.js';
+import { WakeWaiters } from './wake-waiters.js';
 
 export interface ExecuterDeps {
   store: Store;
   log: Logger;
   config: ExecuterConfig;
   client: Pick<CoapClientApi, 'request'>;
+  /** Device events: wake-ups release commands waiting for a sleepy device. Without it nothing ever wakes. */
+  bus?: EventBus;
 }
 
 const failure = (code: CommandErrorCode, message: string): CommandResult => ({ ok: false, error: { code, message } });
@@ -25,19 +30,44 @@ export class Executer {
   private readonly queue = new DeviceQueue();
   /** Commands in progress; stop() settles them at once. */
   private readonly pending = new Set<(result: CommandResult) => void>();
+  private readonly wakes: WakeWaiters;
+  private readonly queued: QueuedCommands;
   private running = false;
 
-  constructor(private readonly deps: ExecuterDeps) {}
+  constructor(private readonly deps: ExecuterDeps) {
+    const bus = deps.bus ?? new EventBus();
+    this.wakes = new WakeWaiters(bus);
+    this.queued = new QueuedCommands({
+      store: deps.store,
+      bus,
+      log: deps.log,
+      config: deps.config.queue,
+      deliver: (command, sending) => this.deliver(command, sending),
+    });
+  }
 
   async start(): Promise<void> {
     this.running = true;
+    this.wakes.start();
+    this.queued.start();
   }
 
   /** Refuses new commands and answers those in progress; their requests end on their own deadlines. */
   async stop(): Promise<void> {
     this.running = false;
+    this.queued.stop();
+    this.wakes.stop();
     for (const settle of [...this.pending]) settle(failure('timeout', 'the gateway is stopping'));
   }
+
+  /** Keeps a command in the store until its device is awake (DESIGN.md "Sleepy devices"). */
+  enqueue: Enqueue = (id, command, ttlSeconds) => {
+    const problem = commandProblem(command);
+    if (problem) return { ok: false, error: { code: 'bad_request', message: problem } };
+    return this.queued.enqueue(id, command, ttlSeconds);
+  };
+
+  cancel: Cancel = (id) => this.queued.cancel(id);
 
   execute(command: Command): Promise<CommandResult> {
     const problem = commandProblem(command);
@@ -75,10 +105,27 @@ export class Executer {
     return undefined;
   }
 
+  /** A queued command's turn: sent only if the device is online right now, with its own timeout from here. */
+  private deliver(command: Command, sending: () => void): Promise<CommandResult | 'unreachable'> {
+    const { defaultTimeoutMs, maxTimeoutMs } = this.deps.config;
+    return this.queue.run(command.device, async () => {
+      if (!this.running || this.deps.store.devices.get(command.device)?.status !== 'online') return 'unreachable';
+      sending();
+      return this.send(command, performance.now() + Math.min(command.timeout ?? defaultTimeoutMs, maxTimeoutMs));
+    });
+  }
+
   private async send(command: Command, deadline: number): Promise<CommandResult> {
     // Read again at its turn: the device may have re-registered from a new address while the command waited.
-    const refusal = this.refusal(command.device);
+    let refusal = this.refusal(command.device);
     if (refusal) return refusal;
+    // A sleepy device between its awake windows: the command waits for it to wake, within its own deadline.
+    if (this.deps.store.devices.get(command.device)!.status === 'asleep') {
+      const woke = await this.wakes.wait(command.device, deadline - performance.now());
+      if (!woke) return failure('timeout', `device ${command.device} is asleep and did not wake before the deadline`);
+      refusal = this.refusal(command.device);
+      if (refusal) return refusal;
+    }
     const device = this.deps.store.devices.get(command.device)!;
     const remainingMs = Math.ceil(deadline - performance.now());
     if (remainingMs <= 0) return failure('timeout', 'deadline passed while waiting for earlier commands');

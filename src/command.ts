@@ -13,7 +13,15 @@ export interface Command {
   timeout?: number;
 }
 
-export type CommandErrorCode = 'unknown_device' | 'device_offline' | 'timeout' | 'bad_request';
+export type CommandErrorCode =
+  | 'unknown_device'
+  | 'device_offline'
+  | 'timeout'
+  | 'bad_request'
+  /** A queued command refused: the device's queue is at its limit. */
+  | 'device_queue_full'
+  /** A queued command refused: the gateway's queues together are at their limit. */
+  | 'queue_full';
 
 /** Exactly one of these per command; never thrown across a component boundary. */
 export type CommandResult =
@@ -21,3 +29,68 @@ export type CommandResult =
   | { ok: false; error: { code: CommandErrorCode; message: string } };
 
 export type Execute = (command: Command) => Promise<CommandResult>;
+
+/**
+ * Where a queued command stands: waiting for the device to be awake, on its way, answered by the device
+ * (`done`, whatever the CoAP code), ended without an answer (`failed`), past its ttl, or cancelled.
+ */
+export type QueuedStatus = 'queued' | 'sent' | 'done' | 'failed' | 'expired' | 'cancelled';
+export const QUEUED_STATUSES: readonly QueuedStatus[] = ['queued', 'sent', 'done', 'failed', 'expired', 'cancelled'];
+export const isFinal = (status: QueuedStatus): boolean => status !== 'queued' && status !== 'sent';
+
+/** A result as stored and as events carry it: plain data, the reply's bytes as base64. */
+export type StoredResult =
+  | { code: CoapCode; ct: number | null; payload: string }
+  | { error: { code: CommandErrorCode; message: string } };
+
+export function storedResult(result: CommandResult): StoredResult {
+  if (!result.ok) return { error: result.error };
+  return { code: result.code, ct: result.ct, payload: result.payload.toString('base64') };
+}
+
+/** A command kept in the gateway's store until the device is awake to take it (DESIGN.md "Sleepy devices"). */
+export interface QueuedCommand {
+  id: string;
+  command: Command;
+  status: QueuedStatus;
+  result?: StoredResult;
+  createdAt: number;
+  expiresAt: number;
+  updatedAt: number;
+}
+
+/** What events and the platform see of a queued command as it moves on: plain data. */
+export interface CommandStatusInfo {
+  id: string;
+  device: string;
+  method: CoapMethod;
+  path: string;
+  status: QueuedStatus;
+  result?: StoredResult;
+  expiresAt: number;
+  ts: number;
+}
+
+export function statusInfo(queued: QueuedCommand): CommandStatusInfo {
+  const { command } = queued;
+  return {
+    id: queued.id,
+    device: command.device,
+    method: command.method,
+    path: command.path,
+    status: queued.status,
+    ...(queued.result !== undefined && { result: queued.result }),
+    expiresAt: queued.expiresAt,
+    ts: queued.updatedAt,
+  };
+}
+
+/** Queue a command for when its device is awake (DESIGN.md "Sleepy devices"); refusals are results, never throws. */
+export type Enqueue = (
+  id: string,
+  command: Command,
+  ttlSeconds?: number,
+) => { ok: true; command: QueuedCommand } | { ok: false; error: { code: CommandErrorCode; message: string } };
+
+/** Cancels a queued command; the command as it now stands, or undefined for an unknown id. */
+export type Cancel = (id: string) => QueuedCommand | undefined;

@@ -81,10 +81,39 @@ const observer = z
   })
   .strict();
 
+const commandQueue = z
+  .object({
+    /** Commands waiting or on their way per device; one more is refused with `device_queue_full` (HTTP 429). */
+    maxPerDevice: z.number().int().positive().default(100),
+    /** ... and on the whole gateway; one more is refused with `queue_full` (HTTP 507). */
+    maxTotal: z.number().int().positive().default(10_000),
+    /** How long a queued command waits for its device when the command names no `ttl`. */
+    defaultTtlSeconds: seconds.default(86_400),
+    maxTtlSeconds: seconds.default(7 * 86_400),
+    /** Finished commands stay readable (and a repeated id recognised) this long. */
+    keepFinishedSeconds: seconds.default(86_400),
+    /** Seconds between sweeps for commands whose ttl ran out. */
+    expiryCheckSeconds: seconds.default(1),
+  })
+  .strict();
+
 const executer = z
   .object({
     defaultTimeoutMs: positive.default(10_000),
     maxTimeoutMs: positive.default(120_000),
+    queue: commandQueue.default(commandQueue.parse({})),
+  })
+  .strict();
+
+/** Sleepy devices (LwM2M queue mode and others): src/store/sleepy.ts. */
+const sleepy = z
+  .object({
+    /** Seconds a sleepy device stays reachable after any message from it (LwM2M: MAX_TRANSMIT_WAIT, 93 s). */
+    awakeWindowSeconds: seconds.default(93),
+    /** `ep` patterns (`*` wildcard) of devices that sleep whatever they register with. */
+    endpoints: z.array(z.string().min(1)).default([]),
+    /** `et` values of devices that sleep. */
+    endpointTypes: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
@@ -145,6 +174,7 @@ export const configSchema = z
     pinger: pinger.default(pinger.parse({})),
     observer: observer.default(observer.parse({})),
     executer: executer.default(executer.parse({})),
+    sleepy: sleepy.default(sleepy.parse({})),
     platform: platform.default(platform.parse({})),
     hub: hub.default(hub.parse({})),
   })
@@ -156,6 +186,8 @@ export type DiscoveryConfig = Config['discovery'];
 export type PingerConfig = Config['pinger'];
 export type ObserverConfig = Config['observer'];
 export type ExecuterConfig = Config['executer'];
+export type CommandQueueConfig = ExecuterConfig['queue'];
+export type SleepyConfig = Config['sleepy'];
 export type PlatformConfig = Config['platform'];
 export type HubConfig = Config['hub'];
 

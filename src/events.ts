@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { CommandStatusInfo } from './command.js';
 import type { DeviceInfo } from './store/types.js';
 
 /** Why a device's registration went away. */
@@ -22,17 +23,22 @@ export interface GatewayEvents {
   'device.removed': { device: DeviceInfo; reason: RemovalReason };
   'device.online': { device: DeviceInfo };
   'device.offline': { device: DeviceInfo };
+  /** A sleepy device's awake window ended: reachable again only when it next wakes. */
+  'device.asleep': { device: DeviceInfo };
   telemetry: Telemetry;
+  /** A queued command moved on (queued, sent, done, failed, expired, cancelled). */
+  'command.status': CommandStatusInfo;
 }
 
 export type GatewayEventName = keyof GatewayEvents;
-export type DeviceEventName = Exclude<GatewayEventName, 'telemetry'>;
+export type DeviceEventName = Exclude<GatewayEventName, 'telemetry' | 'command.status'>;
 export const DEVICE_EVENTS: readonly DeviceEventName[] = [
   'device.registered',
   'device.updated',
   'device.removed',
   'device.online',
   'device.offline',
+  'device.asleep',
 ];
 
 type Listener<K extends GatewayEventName> = (payload: GatewayEvents[K]) => void;

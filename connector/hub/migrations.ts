@@ -18,4 +18,21 @@ export const migrations: readonly Migration[] = [
         last_connected_at INTEGER
       );
     `),
+  // Queued commands' latest status, as their gateways report it.
+  (db) =>
+    db.exec(`
+      CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        gateway TEXT NOT NULL,
+        device TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX commands_device ON commands (device, created_at);
+    `),
 ];

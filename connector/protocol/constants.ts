@@ -32,10 +32,21 @@ export const protocolErrorCodes = [
   'frame_too_large',
   'binary_frame',
   'unexpected_frame',
+  /** A `cancel` names a command the gateway does not hold. */
+  'unknown_command',
 ] as const;
 export type ProtocolErrorCode = (typeof protocolErrorCodes)[number];
 
-export const commandErrorCodes = ['unknown_device', 'device_offline', 'timeout', 'bad_request'] as const;
+export const commandErrorCodes = [
+  'unknown_device',
+  'device_offline',
+  'timeout',
+  'bad_request',
+  'device_queue_full',
+  'queue_full',
+] as const;
+/** Where a queued command stands (docs/protocol.md "Queued commands"). */
+export const commandStatuses = ['queued', 'sent', 'done', 'failed', 'expired', 'cancelled'] as const;
 export const coapMethods = ['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'] as const;
 export const deviceEventNames = [
   'device.registered',
@@ -43,4 +54,5 @@ export const deviceEventNames = [
   'device.removed',
   'device.online',
   'device.offline',
+  'device.asleep',
 ] as const;

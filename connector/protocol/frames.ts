@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { coapMethods, commandErrorCodes, deviceEventNames } from './constants.js';
+import { coapMethods, commandErrorCodes, commandStatuses, deviceEventNames } from './constants.js';
 
 /** Every frame of the platform link, its schema and its type (docs/protocol.md). */
 
@@ -23,11 +23,14 @@ export const deviceInfoSchema = z.object({
   ep: z.string().nullable(),
   d: z.string().nullable(),
   address: z.string(),
-  status: z.enum(['online', 'offline']),
+  status: z.enum(['online', 'offline', 'asleep']),
   source: z.enum(['registration', 'simple', 'discovery']),
   registered: z.boolean(),
   lastSeen: timestamp,
   resources: z.array(link),
+  et: z.string().nullable().optional(),
+  attrs: link.shape.attrs.optional(),
+  sleepy: z.boolean().optional(),
 });
 
 const errorFrame = z.object({
@@ -72,6 +75,16 @@ const commandFrame = z.object({
   /** Deadline in ms for the whole exchange. */
   timeout: z.number().positive().optional(),
   encoding: base64.optional(),
+  /** Keep it in the gateway's queue until the device is awake; answered by `command_status`, not `result`. */
+  queue: z.literal(true).optional(),
+  /** Seconds a queued command may wait before it expires. */
+  ttl: z.number().int().positive().optional(),
+});
+
+const cancelFrame = z.object({
+  type: z.literal('cancel'),
+  /** A queued command's id. */
+  id,
 });
 
 /** Each frame type's schema, by type: the parser picks one by `type` and checks only that one. */
@@ -80,6 +93,7 @@ export const hubFrameSchemas = {
   welcome: welcomeFrame,
   ack: ackFrame,
   command: commandFrame,
+  cancel: cancelFrame,
   error: errorFrame,
 };
 
@@ -137,12 +151,32 @@ const resultErrorFrame = z.object({
   error: z.object({ code: z.enum(commandErrorCodes), message: z.string() }),
 });
 
+/** The device's reply to a queued command, as `result` carries one. */
+const replySchema = resultOkFrame.omit({ type: true, id: true });
+const failureSchema = resultErrorFrame.pick({ error: true });
+
+const commandStatusFrame = z.object({
+  type: z.literal('command_status'),
+  seq,
+  id,
+  device: id,
+  method: z.enum(coapMethods),
+  path: z.string(),
+  status: z.enum(commandStatuses),
+  /** With `done`: the device's reply; with `failed` (and `expired`, `cancelled`): why. */
+  result: z.union([replySchema, failureSchema]).optional(),
+  /** When the command expires (ms since the epoch). */
+  expiresAt: timestamp,
+  ts: timestamp,
+});
+
 export const gatewayFrameSchemas = {
   hello: helloFrame,
   event: eventFrame,
   telemetry: telemetryFrame,
   snapshot: snapshotFrame,
   result: z.union([resultErrorFrame, resultOkFrame]),
+  command_status: commandStatusFrame,
   error: errorFrame,
 };
 
@@ -153,6 +187,8 @@ export type ChallengeFrame = z.infer<typeof challengeFrame>;
 export type WelcomeFrame = z.infer<typeof welcomeFrame>;
 export type AckFrame = z.infer<typeof ackFrame>;
 export type CommandFrame = z.infer<typeof commandFrame>;
+export type CancelFrame = z.infer<typeof cancelFrame>;
+export type CommandStatusFrame = z.infer<typeof commandStatusFrame>;
 export type ErrorFrame = z.infer<typeof errorFrame>;
 export type HelloFrame = z.infer<typeof helloFrame>;
 export type EventFrame = z.infer<typeof eventFrame>;

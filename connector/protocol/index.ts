@@ -12,6 +12,8 @@ export {
   hubFrameSchemas,
   hubFrameTypes,
   type AckFrame,
+  type CancelFrame,
+  type CommandStatusFrame,
   type ChallengeFrame,
   type CommandFrame,
   type DeviceInfoFrame,

@@ -22,7 +22,7 @@ function fromRow(row: DeviceRow): Device {
     d: row.d,
     host: row.host,
     port: row.port,
-    status: row.status === 1 ? 'online' : 'offline',
+    status: STATUS_OF[row.status] ?? 'offline',
     source: row.source as DeviceSource,
     createdAt: row.created_at,
     lastSeen: row.last_seen,
@@ -155,6 +155,10 @@ function toParams(device: Device): Record<string, unknown> {
   return { ...device, status: statusValue(device.status) };
 }
 
+/** The status column: 0 offline, 1 online (the first schema's values), 2 asleep. */
+const STATUS_VALUES: Record<DeviceStatus, number> = { offline: 0, online: 1, asleep: 2 };
+const STATUS_OF: Record<number, DeviceStatus> = { 0: 'offline', 1: 'online', 2: 'asleep' };
+
 function statusValue(status: DeviceStatus): number {
-  return status === 'online' ? 1 : 0;
+  return STATUS_VALUES[status];
 }

@@ -1,19 +1,23 @@
 import { BackgroundCheckpointer } from './checkpointer.js';
+import { CommandRepository } from './commands.js';
 import { DeviceRepository } from './devices.js';
 import { GroupRepository } from './groups.js';
 import { migrations } from './migrations.js';
 import { Outbox } from './outbox.js';
 import { RegistrationRepository } from './registrations.js';
 import { openDatabase, type Db } from './sqlite.js';
+import { defaultSleepyRules, SleepyClassifier } from './sleepy.js';
 import type { Device, DeviceInfo } from './types.js';
 
 export * from './types.js';
+export { SleepyClassifier, defaultSleepyRules, DEFAULT_AWAKE_WINDOW_SECONDS, SLEEPY_ATTRIBUTE, type SleepyRules } from './sleepy.js';
 export { openDatabase, type Db, type Migration } from './sqlite.js';
 export { newId } from './ids.js';
 export type { DeviceRepository, NewDevice } from './devices.js';
 export type { RegistrationRepository } from './registrations.js';
 export type { GroupRepository } from './groups.js';
 export type { Outbox } from './outbox.js';
+export type { CommandRepository } from './commands.js';
 
 export interface StoreOptions {
   /** SQLite file, or ':memory:'. */
@@ -25,6 +29,8 @@ export interface StoreOptions {
    * writing connection, where each checkpoint's fsync stalls the event loop. Off for short-lived uses (CLI, tests).
    */
   backgroundCheckpoints?: boolean;
+  /** Which devices sleep (config `sleepy`); without it, only what registrations say (LwM2M `Q`, `sleepy`). */
+  sleepy?: SleepyClassifier;
 }
 
 /**
@@ -37,6 +43,9 @@ export class Store {
   readonly registrations: RegistrationRepository;
   readonly groups: GroupRepository;
   readonly outbox: Outbox;
+  readonly commands: CommandRepository;
+  /** The one rule every component asks whether a device sleeps and how long it stays awake. */
+  readonly sleepy: SleepyClassifier;
   private readonly checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(options: StoreOptions) {
@@ -48,6 +57,8 @@ export class Store {
     this.registrations = new RegistrationRepository(this.db);
     this.groups = new GroupRepository(this.db);
     this.outbox = new Outbox(this.db, options.outboxMax ?? 100_000);
+    this.commands = new CommandRepository(this.db);
+    this.sleepy = options.sleepy ?? new SleepyClassifier(defaultSleepyRules);
   }
 
   /** Runs `fn` in one SQLite transaction: all of its writes land, or none. */
@@ -87,7 +98,15 @@ export class Store {
       registered: reg !== undefined,
       lastSeen: device.lastSeen,
       resources: reg?.links ?? [],
+      et: reg?.et ?? null,
+      attrs: reg?.attrs ?? {},
+      sleepy: this.isSleepy(device.id),
     };
+  }
+
+  /** Whether the device sleeps between awake windows (its registration or the configuration says so). */
+  isSleepy(id: string): boolean {
+    return this.sleepy.isSleepy(this.registrations.get(id));
   }
 
   close(): void {

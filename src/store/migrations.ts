@@ -64,4 +64,20 @@ export const migrations: readonly Migration[] = [
     `),
   // Every read is served from the in-memory mirror; this index only cost a write per device move.
   (db) => db.exec('DROP INDEX devices_address'),
+  // Queued commands for sleepy devices: seq is the delivery order, finished rows are kept for a while.
+  (db) =>
+    db.exec(`
+      CREATE TABLE commands (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        device_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX commands_pending ON commands (device_id, seq) WHERE status IN ('queued', 'sent');
+    `),
 ];

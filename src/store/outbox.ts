@@ -3,7 +3,7 @@ import type { OutboxEntry } from './types.js';
 
 interface OutboxRow {
   seq: number;
-  kind: 'event' | 'telemetry';
+  kind: OutboxEntry['kind'];
   name: string;
   device_id: string | null;
   body: string;

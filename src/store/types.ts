@@ -1,6 +1,10 @@
 import type { Attrs, Link } from '../coap/link-format.js';
 
-export type DeviceStatus = 'online' | 'offline';
+/**
+ * `asleep`: a sleepy device between its awake windows (registered, reachable only when it next wakes);
+ * `offline` only when a registration expires or a non-sleepy device stops answering.
+ */
+export type DeviceStatus = 'online' | 'offline' | 'asleep';
 
 /** How the gateway first learnt of a device. */
 export type DeviceSource = 'registration' | 'simple' | 'discovery';
@@ -60,11 +64,17 @@ export interface DeviceInfo {
   registered: boolean;
   lastSeen: number;
   resources: Link[];
+  /** The registration's endpoint type and further attributes (LwM2M's `lwm2m`, `b`, `sms`, `Q`). */
+  et?: string | null;
+  attrs?: Attrs;
+  /** Sleeps between awake windows (LwM2M queue mode, configuration, or the `sleepy` attribute). */
+  sleepy?: boolean;
 }
 
 export interface OutboxEntry {
   seq: number;
-  kind: 'event' | 'telemetry';
+  /** `command`: a queued command's status (never dropped, like events). */
+  kind: 'event' | 'telemetry' | 'command';
   name: string;
   deviceId: string | null;
   body: unknown;
