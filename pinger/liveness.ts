@@ -1,6 +1,6 @@
 import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
-import type { Device, Store } from '../src/store/index.js';
+import type { Store } from '../src/store/index.js';
 
 export type Transition = 'online' | 'offline' | undefined;
 
@@ -39,7 +39,7 @@ export class Liveness {
     return this.misses.get(id) ?? 0;
   }
 
-  private change(id: string, status: Device['status']): Transition {
+  private change(id: string, status: 'online' | 'offline'): Transition {
     const device = this.store.devices.setStatus(id, status);
     if (!device) return undefined;
     this.log.info(

@@ -1,7 +1,11 @@
-import type { ResultFrame, ResultOkFrame } from '../protocol/index.js';
+import type { CommandStatusFrame, ResultFrame, ResultOkFrame } from '../protocol/index.js';
 import { HttpError } from './http-io.js';
 
-export type CommandOutcome = { ok: true; reply: ResultOkFrame } | { ok: false; error: HttpError };
+/** The device's reply, or for a queued command (or a cancel) its status as the gateway reported it. */
+export type CommandOutcome =
+  | { ok: true; reply: ResultOkFrame }
+  | { ok: true; status: CommandStatusFrame }
+  | { ok: false; error: HttpError };
 
 interface Pending {
   session: string;
@@ -15,6 +19,9 @@ const errorStatus = {
   device_offline: 503,
   timeout: 504,
   bad_request: 400,
+  // RFC 6585 §4: too many requests (this device's queue is full); RFC 4918 §11.5: insufficient storage.
+  device_queue_full: 429,
+  queue_full: 507,
 } as const;
 
 /**
@@ -43,6 +50,12 @@ export class PendingCommands {
       return this.finish(frame.id, { ok: false, error: new HttpError(errorStatus[code], code, message) });
     }
     return this.finish(frame.id, { ok: true, reply: frame });
+  }
+
+  /** A queued command's (or a cancel's) status from `session`: settles whoever waits on that id. */
+  settleStatus(session: string, frame: CommandStatusFrame): boolean {
+    if (this.pending.get(frame.id)?.session !== session) return false;
+    return this.finish(frame.id, { ok: true, status: frame });
   }
 
   /** Fails one command, e.g. when its gateway refused the frame. */

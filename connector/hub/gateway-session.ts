@@ -7,6 +7,7 @@ import {
   errorFrameFor,
   parseGatewayFrame,
   verifyHmac,
+  type CommandStatusFrame,
   type EventFrame,
   type GatewayFrame,
   type GatewayFrameOf,
@@ -26,7 +27,7 @@ export interface SessionHost {
   authenticated(session: GatewaySession): number;
   closed(session: GatewaySession): void;
   /** An upstream frame with a seq not seen before, to apply. */
-  upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame): void;
+  upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame | CommandStatusFrame): void;
   /** Records `seq` as taken; false for a duplicate. */
   take(gateway: string, seq: number): boolean;
   lastSeq(gateway: string): number;
@@ -70,6 +71,7 @@ export class GatewaySession {
     hello: () => this.refuse('unexpected_frame', 'hello after the handshake', 'hello'),
     event: (frame) => this.onUpstream(frame),
     telemetry: (frame) => this.onUpstream(frame),
+    command_status: (frame) => this.onUpstream(frame),
     snapshot: (frame) => {
       this.snapshotSeq = frame.seq ?? 0;
       this.host.snapshot(this, frame);
@@ -79,7 +81,10 @@ export class GatewaySession {
     },
     error: (frame) => {
       this.host.log.warn({ gateway: this.gateway, error: frame }, 'gateway refused a frame');
-      const error = new HttpError(502, 'gateway_error', `the gateway refused the command: ${frame.message}`);
+      const error =
+        frame.code === 'unknown_command'
+          ? new HttpError(404, 'unknown_command', frame.message)
+          : new HttpError(502, 'gateway_error', `the gateway refused the command: ${frame.message}`);
       if (frame.ref !== undefined) this.host.failCommand(this, frame.ref, error);
     },
   };
@@ -174,7 +179,7 @@ export class GatewaySession {
     this.ws.ping();
   }
 
-  private onUpstream(frame: EventFrame | TelemetryFrame): void {
+  private onUpstream(frame: EventFrame | TelemetryFrame | CommandStatusFrame): void {
     this.received++;
     if (this.host.take(this.gateway!, frame.seq)) this.host.upstream(this, frame);
     else this.duplicates++;

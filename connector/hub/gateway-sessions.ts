@@ -2,11 +2,14 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import {
   closeCodes,
+  type CancelFrame,
   type CommandFrame,
+  type CommandStatusFrame,
   type EventFrame,
   type GatewayFrameOf,
   type TelemetryFrame,
 } from '../protocol/index.js';
+import type { CommandRecords } from './command-records.js';
 import type { PendingCommands } from './commands.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { GatewaySession, type GatewayLinkInfo, type SessionHost } from './gateway-session.js';
@@ -21,6 +24,7 @@ export interface GatewaySessionsDeps {
   ledger: SeqLedger;
   registry: DeviceRegistry;
   pending: PendingCommands;
+  records: CommandRecords;
   publish: (name: string, data: unknown) => void;
   /** Persists ledger and registry moves in one transaction. */
   commit: () => void;
@@ -48,8 +52,11 @@ export class GatewaySessions implements SessionHost {
     return this.live.has(gateway);
   }
 
-  /** Sends a command to `gateway` and waits for its outcome (503 when the gateway is not connected). */
-  async command(gateway: string, frame: CommandFrame, waitMs: number): ReturnType<PendingCommands['wait']> {
+  /**
+   * Sends a command (or a queued command's cancellation) to `gateway` and waits for its outcome: the `result`,
+   * or for a queued command and a cancel the `command_status` the gateway answers with (503 when not connected).
+   */
+  async command(gateway: string, frame: CommandFrame | CancelFrame, waitMs: number): ReturnType<PendingCommands['wait']> {
     const session = this.live.get(gateway);
     if (session === undefined || !session.send(frame)) {
       return { ok: false, error: new HttpError(503, 'gateway_disconnected', `gateway ${gateway} is not connected`) };
@@ -108,8 +115,9 @@ export class GatewaySessions implements SessionHost {
     return this.deps.ledger.get(gateway);
   }
 
-  upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame): void {
+  upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame | CommandStatusFrame): void {
     const gateway = session.gateway!;
+    if (frame.type === 'command_status') return this.commandStatus(session, frame);
     if (frame.type === 'telemetry') {
       this.deps.registry.touch(frame.device, frame.ts);
       const { type: _type, seq: _seq, ...telemetry } = frame;
@@ -122,6 +130,13 @@ export class GatewaySessions implements SessionHost {
     }
     const { type: _type, seq: _seq, name, ...event } = frame;
     this.deps.publish(name, { gateway, ...event });
+  }
+
+  /** Records a queued command's move, answers whoever waits on it, and announces a finished one (`command.result`). */
+  private commandStatus(session: GatewaySession, frame: CommandStatusFrame): void {
+    const record = this.deps.records.apply(session.gateway!, frame);
+    this.deps.pending.settleStatus(session.key, frame);
+    if (frame.status !== 'queued' && frame.status !== 'sent') this.deps.publish('command.result', record);
   }
 
   snapshot(session: GatewaySession, frame: GatewayFrameOf<'snapshot'>): void {

@@ -6,6 +6,7 @@ import type { DeviceRegistry } from './device-registry.js';
 import type { GatewaySessions } from './gateway-sessions.js';
 import { HttpError, readJsonBody, sendError, sendJson, validate } from './http-io.js';
 import { eventName, type PubSub } from './pubsub.js';
+import type { QueuedCommandsApi } from './queued-commands-api.js';
 import { commandFrameOf, sendBodySchema } from './send-command.js';
 
 export interface HttpApiDeps {
@@ -14,6 +15,7 @@ export interface HttpApiDeps {
   registry: DeviceRegistry;
   sessions: GatewaySessions;
   pubsub: PubSub;
+  queued: QueuedCommandsApi;
   maxBodyBytes: number;
   commandTimeoutMs: number;
   maxCommandTimeoutMs: number;
@@ -40,7 +42,8 @@ export class HttpApi {
 
   constructor(private readonly deps: HttpApiDeps) {
     this.sendBody = sendBodySchema(deps.maxCommandTimeoutMs);
-    const send: Handler = (req, res, _url, params) => this.send(req, res, params.id!);
+    const send: Handler = (req, res, url, params) => this.send(req, res, url, params.id!);
+    const { queued } = deps;
     this.routes = [
       { method: 'GET', pattern: /^\/v1\/devices$/, handler: (_req, res, url) => this.listDevices(res, url) },
       {
@@ -51,6 +54,17 @@ export class HttpApi {
       { method: 'POST', pattern: /^\/v1\/devices\/(?<id>[^/]+)\/send$/, handler: send },
       // Cometa's route; its application id has no meaning here, the API key alone authorises.
       { method: 'POST', pattern: /^\/v1\/applications\/(?<app>[^/]+)\/devices\/(?<id>[^/]+)\/send$/, handler: send },
+      {
+        method: 'GET',
+        pattern: /^\/v1\/devices\/(?<id>[^/]+)\/commands$/,
+        handler: (_q, res, url, p) => queued.list(res, p.id!, url),
+      },
+      { method: 'GET', pattern: /^\/v1\/commands\/(?<id>[^/]+)$/, handler: (_q, res, _u, p) => queued.get(res, p.id!) },
+      {
+        method: 'DELETE',
+        pattern: /^\/v1\/commands\/(?<id>[^/]+)$/,
+        handler: (_q, res, _u, p) => queued.cancel(res, p.id!),
+      },
       { method: 'POST', pattern: /^\/publish$/, handler: (req, res, url) => this.publish(req, res, url) },
     ];
   }
@@ -99,14 +113,19 @@ export class HttpApi {
     sendJson(res, 200, this.view(id));
   }
 
-  private async send(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  private async send(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
     const body = validate(this.sendBody, await readJsonBody(req, this.deps.maxBodyBytes), 'body');
     const device = this.deps.registry.get(id);
     if (device === undefined) throw unknownDevice(id);
     const timeout = body.timeout ?? this.deps.commandTimeoutMs;
     const frame = commandFrameOf(id, body, timeout);
+    if (body.queue === true || ['1', 'true'].includes(url.searchParams.get('queue') ?? '')) {
+      frame.queue = true;
+      return this.deps.queued.send(res, device.gateway, frame);
+    }
     const outcome = await this.deps.sessions.command(device.gateway, frame, timeout + this.deps.commandGraceMs);
     if (!outcome.ok) throw outcome.error;
+    if (!('reply' in outcome)) throw new HttpError(502, 'gateway_error', 'the gateway queued a command sent for now');
     const { code, ct, payload, encoding } = outcome.reply;
     sendJson(res, 200, {
       status: 'ok',

@@ -13,6 +13,10 @@ export type ApiErrorCode =
   | 'gateway_disconnected'
   | 'gateway_error'
   | 'timeout'
+  | 'device_queue_full'
+  | 'queue_full'
+  | 'unknown_command'
+  | 'not_cancellable'
   | 'internal';
 
 /** Thrown by handlers, rendered once by the router as `{error: {code, message}}` with `status`. */

@@ -8,6 +8,7 @@ import type { HubConfig } from '../../src/config.js';
 import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
 import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
+import { CommandRecords } from './command-records.js';
 import { PendingCommands } from './commands.js';
 import { DeviceRegistry } from './device-registry.js';
 import { GatewaySessions } from './gateway-sessions.js';
@@ -16,6 +17,7 @@ import { HttpError } from './http-io.js';
 import { InfoSocket } from './info-socket.js';
 import { migrations } from './migrations.js';
 import { PubSub } from './pubsub.js';
+import { QueuedCommandsApi } from './queued-commands-api.js';
 import { SeqLedger } from './seq-ledger.js';
 import { Webhooks, type WebhookOptions } from './webhooks.js';
 
@@ -29,6 +31,8 @@ export interface HubTuning {
   maxBodyBytes: number;
   maxCommandTimeoutMs: number;
   commandGraceMs: number;
+  /** How long the hub waits for a gateway to confirm it queued or cancelled a command. */
+  queueConfirmMs: number;
   maxSubscriberBufferedBytes: number;
   webhooks: WebhookOptions;
 }
@@ -39,6 +43,7 @@ export const defaultTuning: HubTuning = {
   maxBodyBytes: 1024 * 1024,
   maxCommandTimeoutMs: 120_000,
   commandGraceMs: 1_000,
+  queueConfirmMs: 10_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
   webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },
 };
@@ -85,6 +90,7 @@ export class Hub {
     const registry = new DeviceRegistry(db);
     const ledger = new SeqLedger(db);
     const pending = new PendingCommands();
+    const records = new CommandRecords(db);
     const pubsub = new PubSub(log, { maxBufferedBytes: tuning.maxSubscriberBufferedBytes });
     const webhooks = new Webhooks(log, config.webhooks, tuning.webhooks);
     pubsub.onPublish((name, data, from) => webhooks.deliver(name, data, from));
@@ -100,6 +106,7 @@ export class Hub {
       ledger,
       registry,
       pending,
+      records,
       publish: (name, data) => pubsub.publish(name, data),
       commit: () => commit(),
     });
@@ -109,6 +116,7 @@ export class Hub {
       registry,
       sessions,
       pubsub,
+      queued: new QueuedCommandsApi({ registry, sessions, records, confirmTimeoutMs: tuning.queueConfirmMs }),
       maxBodyBytes: tuning.maxBodyBytes,
       commandTimeoutMs: config.commandTimeoutMs,
       maxCommandTimeoutMs: tuning.maxCommandTimeoutMs,

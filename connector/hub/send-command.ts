@@ -16,6 +16,10 @@ export function sendBodySchema(maxTimeoutMs: number) {
       accept: z.number().int().min(0).max(65535).optional(),
       encoding: z.literal('base64').optional(),
       timeout: z.number().int().positive().max(maxTimeoutMs).optional(),
+      /** Keep it in the gateway's queue until the device is awake (docs/api.md "Queued commands"). */
+      queue: z.boolean().optional(),
+      /** Seconds a queued command may wait for its device. */
+      ttl: z.number().int().positive().optional(),
     })
     .strict();
 }
@@ -37,6 +41,7 @@ export function commandFrameOf(device: string, body: SendBody, timeout: number):
   };
   if (body.query !== undefined) frame.query = typeof body.query === 'string' ? splitQuery(body.query) : body.query;
   if (body.accept !== undefined) frame.accept = body.accept;
+  if (body.ttl !== undefined) frame.ttl = body.ttl;
   if (body.payload === undefined) {
     if (body.encoding !== undefined) throw badRequest('encoding: given without a payload');
     if (body.ct !== undefined) frame.ct = body.ct;
