@@ -10,7 +10,7 @@ import { dispatch, type Session } from './handlers.js';
 import { Link } from './link.js';
 import { ConnectorMetrics } from './metrics.js';
 import { valueToWire } from './payload.js';
-import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol.js';
+import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol/index.js';
 import { Upstream } from './upstream.js';
 
 export type ConnectorState = 'connecting' | 'authenticating' | 'online' | 'offline';
