@@ -21,12 +21,14 @@ export interface HttpApiDeps {
   maxCommandTimeoutMs: number;
   /** Added to a command's timeout while the hub waits, so that the gateway's own `timeout` result arrives first. */
   commandGraceMs: number;
+  /** Further routes behind the same key (the read routes the dashboard uses: gateways, history, webhooks). */
+  routes?: readonly Route[];
 }
 
-type Params = Record<string, string>;
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: Params) => Promise<void> | void;
+export type Params = Record<string, string>;
+export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: Params) => Promise<void> | void;
 
-interface Route {
+export interface Route {
   method: string;
   pattern: RegExp;
   handler: Handler;
@@ -66,6 +68,7 @@ export class HttpApi {
         handler: (_q, res, _u, p) => queued.cancel(res, p.id!),
       },
       { method: 'POST', pattern: /^\/publish$/, handler: (req, res, url) => this.publish(req, res, url) },
+      ...(deps.routes ?? []),
     ];
   }
 
@@ -153,7 +156,7 @@ export class HttpApi {
   }
 }
 
-function unknownDevice(id: string): HttpError {
+export function unknownDevice(id: string): HttpError {
   return new HttpError(404, 'unknown_device', `no device ${JSON.stringify(id)} on any gateway`);
 }
 
