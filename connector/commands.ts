@@ -76,7 +76,12 @@ export class CommandRunner {
     const built = commandOf(frame);
     if (!built.ok) return reply(failure(frame.id, built));
     if (this.queue.enqueue === undefined) {
-      return reply(failure(frame.id, { ok: false, error: { code: 'bad_request', message: 'this gateway keeps no command queue' } }));
+      return reply(
+        failure(frame.id, {
+          ok: false,
+          error: { code: 'bad_request', message: 'this gateway keeps no command queue' },
+        }),
+      );
     }
     const queued = this.queue.enqueue(frame.id, built.command, frame.ttl);
     if (!queued.ok) reply(failure(frame.id, queued));

@@ -55,6 +55,11 @@ export function commandStatusBody(info: CommandStatusInfo): Omit<CommandStatusFr
   if (result === undefined) return rest;
   if ('error' in result) return { ...rest, result: { error: result.error } };
   const wire = toWire(result.ct, Buffer.from(result.payload, 'base64'), info.path);
-  const reply = { code: result.code, ct: result.ct, payload: wire.value, ...(wire.encoding && { encoding: wire.encoding }) };
+  const reply = {
+    code: result.code,
+    ct: result.ct,
+    payload: wire.value,
+    ...(wire.encoding && { encoding: wire.encoding }),
+  };
   return { ...rest, result: reply };
 }

@@ -131,7 +131,10 @@ export class QueuedCommands {
         result = await deliver(next.command, () => (sent = this.move(next, 'sent')));
       } catch (err) {
         log.error({ err, id: next.id }, 'queued command delivery failed');
-        result = { ok: false, error: { code: 'bad_request', message: `the gateway could not execute it: ${String(err)}` } };
+        result = {
+          ok: false,
+          error: { code: 'bad_request', message: `the gateway could not execute it: ${String(err)}` },
+        };
       }
       if (result === 'unreachable') return;
       if (result.ok) {
@@ -157,7 +160,8 @@ export class QueuedCommands {
     for (const sent of this.deps.store.commands.withStatus('sent')) {
       if (IDEMPOTENT.has(sent.command.method)) this.move(sent, 'queued');
       else {
-        const message = 'the gateway restarted while it was delivering; not sent again (it may have reached the device)';
+        const message =
+          'the gateway restarted while it was delivering; not sent again (it may have reached the device)';
         this.move(sent, 'failed', { error: { code: 'device_offline', message } });
       }
     }
@@ -184,7 +188,8 @@ export class QueuedCommands {
   private move(command: QueuedCommand, status: QueuedStatus, result?: StoredResult): QueuedCommand {
     const { store } = this.deps;
     const moved = store.transaction(() => store.commands.set(command.id, status, result))!;
-    if (isFinal(status)) this.deps.log.info({ id: command.id, device: command.command.device, status }, 'queued command finished');
+    if (isFinal(status))
+      this.deps.log.info({ id: command.id, device: command.command.device, status }, 'queued command finished');
     this.announce(moved);
     return moved;
   }

@@ -34,7 +34,7 @@ export interface SweepStats {
  * Each round pings every device once, each at a random offset within `jitter × interval` so that
  * thousands of devices never mean thousands of simultaneous datagrams, and at most `concurrency`
  * pings are outstanding. Registered, discovered and offline devices are pinged alike: an offline
- * device comes back on its next answer.
+ * device comes back on its next answer. Sleepy devices are not pinged at all.
  */
 export class Pinger {
   private readonly liveness: Liveness;
@@ -111,6 +111,9 @@ export class Pinger {
     const startedAt = performance.now();
     const planned = store.devices
       .list()
+      // A sleepy device is never pinged: it could not answer between its awake windows, and a ping in the
+      // window would cost its battery for nothing (AwakeWindows tracks its liveness instead).
+      .filter((device) => !store.isSleepy(device.id))
       .map((device) => ({ device, at: startedAt + Math.random() * spreadMs }))
       .sort((a, b) => a.at - b.at);
     const stats: SweepStats = {

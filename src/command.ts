@@ -40,8 +40,7 @@ export const isFinal = (status: QueuedStatus): boolean => status !== 'queued' &&
 
 /** A result as stored and as events carry it: plain data, the reply's bytes as base64. */
 export type StoredResult =
-  | { code: CoapCode; ct: number | null; payload: string }
-  | { error: { code: CommandErrorCode; message: string } };
+  { code: CoapCode; ct: number | null; payload: string } | { error: { code: CommandErrorCode; message: string } };
 
 export function storedResult(result: CommandResult): StoredResult {
   if (!result.ok) return { error: result.error };

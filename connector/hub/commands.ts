@@ -3,9 +3,7 @@ import { HttpError } from './http-io.js';
 
 /** The device's reply, or for a queued command (or a cancel) its status as the gateway reported it. */
 export type CommandOutcome =
-  | { ok: true; reply: ResultOkFrame }
-  | { ok: true; status: CommandStatusFrame }
-  | { ok: false; error: HttpError };
+  { ok: true; reply: ResultOkFrame } | { ok: true; status: CommandStatusFrame } | { ok: false; error: HttpError };
 
 interface Pending {
   session: string;

@@ -57,7 +57,11 @@ export class GatewaySessions implements SessionHost {
    * Sends a command (or a queued command's cancellation) to `gateway` and waits for its outcome: the `result`,
    * or for a queued command and a cancel the `command_status` the gateway answers with (503 when not connected).
    */
-  async command(gateway: string, frame: CommandFrame | CancelFrame, waitMs: number): ReturnType<PendingCommands['wait']> {
+  async command(
+    gateway: string,
+    frame: CommandFrame | CancelFrame,
+    waitMs: number,
+  ): ReturnType<PendingCommands['wait']> {
     const session = this.live.get(gateway);
     if (session === undefined || !session.send(frame)) {
       return { ok: false, error: new HttpError(503, 'gateway_disconnected', `gateway ${gateway} is not connected`) };

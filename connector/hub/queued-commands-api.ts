@@ -46,12 +46,20 @@ export class QueuedCommandsApi {
   async cancel(res: ServerResponse, id: string): Promise<void> {
     const record = this.record(id);
     if (isPending(record)) {
-      const outcome = await this.deps.sessions.command(record.gateway, { type: 'cancel', id }, this.deps.confirmTimeoutMs);
+      const outcome = await this.deps.sessions.command(
+        record.gateway,
+        { type: 'cancel', id },
+        this.deps.confirmTimeoutMs,
+      );
       if (!outcome.ok) throw outcome.error;
     }
     const now = this.record(id);
     if (now.status !== 'cancelled') {
-      throw new HttpError(409, 'not_cancellable', `command ${id} is ${now.status}; only a queued command can be cancelled`);
+      throw new HttpError(
+        409,
+        'not_cancellable',
+        `command ${id} is ${now.status}; only a queued command can be cancelled`,
+      );
     }
     sendJson(res, 200, now);
   }

@@ -3,7 +3,7 @@ import { Connector } from '../../connector/index.js';
 import { GATEWAY_PATH, Hub, isAuthorized } from '../../connector/hub/index.js';
 import { Executer } from '../../executer/index.js';
 import { Observer } from '../../observer/index.js';
-import { Pinger } from '../../pinger/index.js';
+import { AwakeWindows, Pinger } from '../../pinger/index.js';
 import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../../rd/index.js';
 import { CoapClient } from '../coap/client.js';
 import type { Config } from '../config.js';
@@ -12,7 +12,7 @@ import { EventBus } from '../events.js';
 import { createRegistry, MetricsServer, operatorRoutes, type ReadinessCheck, type Registry } from '../metrics/index.js';
 import { registerCoreMetrics, timedCommands } from '../metrics/core-metrics.js';
 import type { Link } from '../coap/link-format.js';
-import { Store } from '../store/index.js';
+import { SleepyClassifier, Store } from '../store/index.js';
 
 interface Component {
   name: string;
@@ -44,7 +44,12 @@ export class Gateway {
     private readonly config: Config,
     private readonly log: Logger,
   ) {
-    this.store = new Store({ file: config.db, outboxMax: config.platform.outboxMax, backgroundCheckpoints: true });
+    this.store = new Store({
+      file: config.db,
+      outboxMax: config.platform.outboxMax,
+      backgroundCheckpoints: true,
+      sleepy: new SleepyClassifier(config.sleepy),
+    });
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'an event listener failed'));
     logActivity(this.bus, log.child({ component: 'activity' }));
     this.client = new CoapClient({ log: log.child({ component: 'coap-client' }) });
@@ -95,6 +100,7 @@ export class Gateway {
         : undefined;
 
     const pinger = new Pinger({ ...shared('pinger'), config: config.pinger, client: this.client });
+    const awakeWindows = new AwakeWindows(shared('awake-windows'));
     const observer = new Observer({ ...shared('observer'), config: config.observer, client: this.client });
     const discovery = new Discovery({
       log: log.child({ component: 'discovery' }),
@@ -118,6 +124,12 @@ export class Gateway {
         stop: () => this.connector?.stop() ?? Promise.resolve(),
       },
       { name: 'rd', start: () => this.rd.start(), stop: () => this.rd.stop() },
+      // Before the executer: after a restart sleepy devices are asleep until heard from, so nothing queued goes out early.
+      {
+        name: 'awake-windows',
+        start: async () => awakeWindows.start(),
+        stop: async () => awakeWindows.stop(),
+      },
       { name: 'executer', start: () => this.executer.start(), stop: () => this.executer.stop() },
       ...(config.observer.enabled
         ? [{ name: 'observer', start: () => observer.start(), stop: () => observer.stop() }]
@@ -179,6 +191,8 @@ export class Gateway {
       log: this.log.child({ component: 'connector' }),
       config: { ...this.config.platform, url },
       execute: this.execute,
+      enqueue: this.executer.enqueue,
+      cancel: this.executer.cancel,
       metrics: this.metrics,
     });
     await this.connector.start();

@@ -4,7 +4,7 @@ import type { Store } from '../store/index.js';
 import { Counter, Gauge, Histogram, mirroredCounter, secondsSince, type Registry } from './registry.js';
 
 /** The statuses a device can have; each is a series of `coregate_devices` even at zero. */
-const KNOWN_STATUSES = ['online', 'offline'];
+const KNOWN_STATUSES = ['online', 'offline', 'asleep'];
 
 /**
  * What the gateway's shared core knows, for /metrics: devices by status and the outbox (read from the store at
@@ -41,7 +41,7 @@ export function registerCoreMetrics(registry: Registry, store: Store, bus: Event
   });
   const statusChanges = new Counter({
     name: 'coregate_device_status_changes_total',
-    help: 'Devices going online or offline, by the status they went to',
+    help: 'Devices going online, offline or (sleepy devices) asleep, by the status they went to',
     labelNames: ['status'],
     registers: [registry],
   });
@@ -52,6 +52,15 @@ export function registerCoreMetrics(registry: Registry, store: Store, bus: Event
   bus.on('device.removed', ({ reason }) => removals.inc({ reason }));
   bus.on('device.online', () => statusChanges.inc({ status: 'online' }));
   bus.on('device.offline', () => statusChanges.inc({ status: 'offline' }));
+  bus.on('device.asleep', () => statusChanges.inc({ status: 'asleep' }));
+  new Gauge({
+    name: 'coregate_queued_commands',
+    help: 'Queued commands waiting for their device to be awake, or on their way to it',
+    registers: [registry],
+    collect() {
+      this.set(store.commands.pendingCount());
+    },
+  });
 
   new Gauge({
     name: 'coregate_outbox_entries',

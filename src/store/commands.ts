@@ -55,9 +55,7 @@ export class CommandRepository {
        VALUES (?, ?, ?, 'queued', ?, ?, ?)`,
     );
     this.getStmt = db.prepare('SELECT * FROM commands WHERE id = ?');
-    this.nextStmt = db.prepare(
-      "SELECT * FROM commands WHERE device_id = ? AND status = 'queued' ORDER BY seq LIMIT 1",
-    );
+    this.nextStmt = db.prepare("SELECT * FROM commands WHERE device_id = ? AND status = 'queued' ORDER BY seq LIMIT 1");
     this.pendingStmt = db.prepare(
       "SELECT * FROM commands WHERE device_id = ? AND status IN ('queued', 'sent') ORDER BY seq",
     );
@@ -75,7 +73,7 @@ export class CommandRepository {
   add(id: string, command: Command, expiresAt: number, now = Date.now()): boolean {
     if (this.getStmt.get(id) !== undefined) return false;
     const stored: StoredCommand = { ...command, payload: command.payload?.toString('base64') };
-    this.insertStmt.run(id, command.device, JSON.stringify(stored), expiresAt, now, now);
+    this.insertStmt.run(id, command.device, JSON.stringify(stored), now, expiresAt, now);
     return true;
   }
 

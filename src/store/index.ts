@@ -10,7 +10,13 @@ import { defaultSleepyRules, SleepyClassifier } from './sleepy.js';
 import type { Device, DeviceInfo } from './types.js';
 
 export * from './types.js';
-export { SleepyClassifier, defaultSleepyRules, DEFAULT_AWAKE_WINDOW_SECONDS, SLEEPY_ATTRIBUTE, type SleepyRules } from './sleepy.js';
+export {
+  SleepyClassifier,
+  defaultSleepyRules,
+  DEFAULT_AWAKE_WINDOW_SECONDS,
+  SLEEPY_ATTRIBUTE,
+  type SleepyRules,
+} from './sleepy.js';
 export { openDatabase, type Db, type Migration } from './sqlite.js';
 export { newId } from './ids.js';
 export type { DeviceRepository, NewDevice } from './devices.js';

@@ -19,6 +19,8 @@ export interface RegistrationOptions {
   lifetime: number;
   /** The thing's `/.well-known/core` document, sent with a full registration. */
   links: () => string;
+  /** Further registration parameters (`sleepy`, `b=UQ`, ...). */
+  extraQuery?: string[];
   log: Logger;
   requestTimeoutMs?: number;
 }
@@ -58,6 +60,13 @@ export class RdRegistration extends EventEmitter {
     void this.register();
   }
 
+  /** Updates the registration now (a sleepy device waking: its update is its sign of life, RFC 9176 §5.3.1). */
+  updateNow(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    clearTimeout(this.timer);
+    return this.update();
+  }
+
   /** Stops updating; with `deregister`, removes the registration (RFC 9176 §5.3.2) as a clean shutdown does. */
   async stop(deregister: boolean): Promise<void> {
     this.stopped = true;
@@ -71,7 +80,7 @@ export class RdRegistration extends EventEmitter {
 
   private async register(): Promise<void> {
     const { mode, ep, lifetime } = this.options;
-    const query = [`ep=${ep}`, `lt=${lifetime}`];
+    const query = [`ep=${ep}`, `lt=${lifetime}`, ...(this.options.extraQuery ?? [])];
     try {
       if (mode === 'full') {
         const reply = await this.send('POST', '/rd', query, this.options.links());

@@ -14,6 +14,7 @@ import {
   optionStrings,
   type Packet,
 } from './server-adapters.js';
+import { Radio, type RadioStats } from './radio.js';
 import { RdRegistration, type RdTarget, type RegistrationMode } from './registration.js';
 import { ResourceSet, WELL_KNOWN_CORE, type ThingReply } from './resources.js';
 
@@ -37,6 +38,12 @@ export interface ThingOptions {
    * it, which needs a wildcard `host` (`0.0.0.0`): a socket bound to one address gets no group traffic.
    */
   multicast?: { interface: string; group?: string };
+  /**
+   * A battery device: its radio is on for `awakeMs`, then off for `sleepMs`, and so on; off, it drops every
+   * datagram. It registers with the `sleepy` attribute (or what `attribute` says, e.g. `b=UQ`) and sends a
+   * registration update each time it wakes.
+   */
+  sleepy?: { awakeMs: number; sleepMs: number; attribute?: string };
 }
 
 /** One request as the thing served it: tests read the order and overlap of exchanges from it. */
@@ -79,6 +86,8 @@ export class Thing extends EventEmitter {
   private sensorTimer: NodeJS.Timeout | undefined;
   private unplug: () => void = () => {};
   private readonly observers = new Map<string, Observer>();
+  private radio: Radio | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ThingOptions) {
     super();
@@ -105,6 +114,8 @@ export class Thing extends EventEmitter {
   async stop(): Promise<void> {
     clearInterval(this.sensorTimer);
     this.sensorTimer = undefined;
+    clearTimeout(this.sleepTimer);
+    this.radio?.set(true);
     await this.registration?.stop(true);
     this.shutdown();
   }
@@ -123,6 +134,11 @@ export class Thing extends EventEmitter {
 
   get silent(): boolean {
     return this.server === undefined;
+  }
+
+  /** A sleepy thing's radio: whether it is on, and what reached it (pings included). */
+  get radioStats(): RadioStats & { awake: boolean } {
+    return { ...(this.radio?.stats ?? { datagrams: 0, pings: 0, dropped: 0 }), awake: this.radio?.awake ?? true };
   }
 
   address(): { host: string; port: number } {
@@ -170,6 +186,7 @@ export class Thing extends EventEmitter {
     server.on('error', (err: Error) => this.options.log.warn({ thing: this.name, err: err.message }, 'socket error'));
     const socket = server._sock as Socket;
     if (multicast) socket.setMulticastInterface(multicast.interface);
+    if (this.options.sleepy) this.radio = new Radio(socket);
     answerPings(server, socket, () => this.stats.pings++);
     reassembleBlock1(server, socket);
     this.unplug = dropSendsAfterClose(socket);
@@ -185,16 +202,34 @@ export class Thing extends EventEmitter {
         lifetime: this.options.lifetime ?? 90_000,
         links: () => formatLinkFormat(this.links()),
         log: this.options.log,
+        ...(this.options.sleepy && { extraQuery: [this.options.sleepy.attribute ?? 'sleepy'] }),
       });
       this.registration.on('registered', (location: string | null) => this.emit('registered', location));
       this.registration.on('updated', (location: string) => this.emit('updated', location));
       this.registration.on('failed', (err: Error) => this.emit('registration-failed', err));
       this.registration.start();
     }
+    if (this.options.sleepy) this.sleepAfter(this.options.sleepy.awakeMs);
+  }
+
+  /** The sleep cycle: radio off after the awake window, on again after the sleep, with an update on waking. */
+  private sleepAfter(awakeMs: number): void {
+    const { sleepMs } = this.options.sleepy!;
+    this.sleepTimer = setTimeout(() => {
+      this.radio?.set(false);
+      this.emit('asleep');
+      this.sleepTimer = setTimeout(() => {
+        this.radio?.set(true);
+        this.emit('awake');
+        void this.registration?.updateNow();
+        this.sleepAfter(this.options.sleepy!.awakeMs);
+      }, sleepMs);
+    }, awakeMs);
   }
 
   // Order matters: the `coap` server throws ERR_SOCKET_DGRAM_NOT_RUNNING from pending sends after close.
   private shutdown(): void {
+    clearTimeout(this.sleepTimer);
     this.generation.abort(new Error('thing stopped'));
     for (const { stream } of this.observers.values()) stream.end();
     this.observers.clear();
