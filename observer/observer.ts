@@ -72,6 +72,7 @@ export class Observer {
       bus.on('device.updated', ({ device }) => this.sync(device.id, false)),
       bus.on('device.online', ({ device }) => this.sync(device.id, true)),
       bus.on('device.offline', ({ device }) => this.sync(device.id, false)),
+      bus.on('device.asleep', ({ device }) => this.sync(device.id, false)),
       bus.on('device.removed', ({ device }) => this.drop(device.id)),
     );
     for (const reg of store.registrations.all()) this.sync(reg.deviceId, false);
@@ -105,12 +106,16 @@ export class Observer {
     const device = store.devices.get(deviceId);
     if (!reg || !device) return this.drop(deviceId);
     const entry = this.devices.get(deviceId);
-    if (device.status === 'offline') {
+    // Asleep like offline: no polls or re-observations spent on a radio that is off. When the device wakes
+    // (device.online), the suspended observations are established again in its awake window.
+    if (device.status === 'offline' || device.status === 'asleep') {
       for (const task of entry?.tasks.values() ?? []) task.suspend();
       return;
     }
     const replaceAll = restart || (entry !== undefined && entry.registeredAt !== reg.createdAt);
-    const wanted = new Map<string, ResourceTarget>(selectResources(reg, config).map((t) => [targetKey(t), t]));
+    const wanted = new Map<string, ResourceTarget>(
+      selectResources(reg, config, store.isSleepy(deviceId)).map((t) => [targetKey(t), t]),
+    );
     const tasks = entry?.tasks ?? new Map<string, ResourceTask>();
     const predecessors = new Map<string, Promise<void>>();
     for (const [key, task] of tasks) {

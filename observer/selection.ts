@@ -33,12 +33,25 @@ function rtValues(link: Link): string[] {
 }
 
 /**
- * The resources of one registration the configuration selects: every link marked `obs` when
- * `observeMarked` is on (RFC 6690 §3 via RFC 7641 §6), plus links a poll rule names by path or `rt`.
- * Links resolve against the registration's base (RFC 9176 §4.3); only the registered links are
- * considered, so a poll rule never GETs a path a device did not announce.
+ * Whether `path` is `link` or lies below it, segment by segment (`/3303/0/5700` under `/3303/0`, not `/3303/01`).
+ * The root link is no ancestor: LwM2M's `</>;rt="oma.lwm2m"` names the client's root path (OMA-TS-
+ * LightweightM2M_Core-V1_1 §6.2.1), not a resource that holds every other.
  */
-export function selectResources(reg: Registration, config: ObserverConfig): ResourceTarget[] {
+function isAtOrBelow(path: string, link: string): boolean {
+  const trimmed = link.replace(/\/+$/, '');
+  return path === link || (trimmed !== '' && path.startsWith(`${trimmed}/`));
+}
+
+/**
+ * The resources of one registration the configuration selects: every link marked `obs` when
+ * `observeMarked` is on (RFC 6690 §3 via RFC 7641 §6), plus links a poll rule names by path or `rt`,
+ * plus the `observe` paths at or below a registered link (LwM2M registers objects and instances, `</3303/0>`,
+ * and the resources below them are what one observes: OMA-TS-LightweightM2M_Core-V1_1 §6.4.1, §5.2.7.3).
+ * Links resolve against the registration's base (RFC 9176 §4.3); only the registered links are
+ * considered, so a rule never GETs a path a device did not announce. A sleepy device is never polled:
+ * between its awake windows nothing reaches it (`sleepy`).
+ */
+export function selectResources(reg: Registration, config: ObserverConfig, sleepy = false): ResourceTarget[] {
   let base: URL;
   try {
     base = new URL(reg.base);
@@ -61,8 +74,19 @@ export function selectResources(reg: Registration, config: ObserverConfig): Reso
         (candidate.path !== undefined && candidate.path === path) ||
         (candidate.rt !== undefined && rtValues(link).includes(candidate.rt)),
     );
+    for (const wanted of config.observe) {
+      if (!isAtOrBelow(wanted.path, path)) continue;
+      const target: ResourceTarget = {
+        deviceId: reg.deviceId,
+        ...authority,
+        path: wanted.path,
+        mode: 'observe',
+        intervalSeconds: config.defaultMaxAgeSeconds,
+      };
+      targets.set(targetKey(target), target);
+    }
     const observe = config.observeMarked && link.attrs.obs !== undefined;
-    if (!observe && !rule) continue;
+    if (!observe && (!rule || sleepy)) continue;
     const target: ResourceTarget = {
       deviceId: reg.deviceId,
       ...authority,

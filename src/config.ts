@@ -72,6 +72,11 @@ const observer = z
     /** Observe (RFC 7641) every resource registered with `obs`. */
     observeMarked: z.boolean().default(true),
     poll: z.array(pollRule).default([]),
+    /**
+     * Paths to observe (RFC 7641) whether or not the device marked them `obs`: a registered link or a path
+     * below one, e.g. the LwM2M resource `/3303/0/5700` of a device that registered `</3303/0>`.
+     */
+    observe: z.array(z.object({ path: z.string().startsWith('/') }).strict()).default([]),
     /** Re-register an observation this long after its last notification when Max-Age is absent. */
     defaultMaxAgeSeconds: seconds.default(60),
     /** Observe and poll exchanges in flight at once (thousands of devices coming back at once). */

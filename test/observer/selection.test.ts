@@ -62,6 +62,40 @@ describe('selectResources', () => {
     ]);
   });
 
+  it('observes LwM2M resources below a registered object instance, and never below what was not registered', () => {
+    const lwm2m: Registration['links'] = [
+      { href: '/', attrs: { rt: 'oma.lwm2m', ct: '110' } },
+      { href: '/3/0', attrs: {} },
+      { href: '/3303/0', attrs: {} },
+    ];
+    const targets = selectResources(
+      registration('coap://10.0.0.1:56830', lwm2m),
+      config({ observe: [{ path: '/3303/0/5700' }, { path: '/3/0/9' }, { path: '/3304/0/5700' }] }),
+    );
+    expect(targets.map((t) => [t.path, t.mode])).toEqual([
+      ['/3/0/9', 'observe'],
+      ['/3303/0/5700', 'observe'],
+    ]);
+    // `/3/0` is not `/3/01`: a path matches whole segments only.
+    const none = selectResources(
+      registration('coap://10.0.0.1', [{ href: '/3/0', attrs: {} }]),
+      config({ observe: [{ path: '/3/01' }] }),
+    );
+    expect(none).toEqual([]);
+  });
+
+  it('never polls a sleepy device, but still observes it', () => {
+    const targets = selectResources(
+      registration('coap://10.0.0.1', links),
+      config({ poll: [{ path: '/actuators/led', intervalSeconds: 5 }] }),
+      true,
+    );
+    expect(targets.map((t) => [t.path, t.mode])).toEqual([
+      ['/sensors/temp', 'observe'],
+      ['/sensors/hum', 'observe'],
+    ]);
+  });
+
   it('selects nothing marked obs when observeMarked is off, and never a path the device did not register', () => {
     const targets = selectResources(
       registration('coap://10.0.0.1:5683', links),
