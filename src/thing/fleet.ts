@@ -14,6 +14,8 @@ export interface FleetOptions {
   registration?: RegistrationMode;
   lifetime?: number;
   sensorIntervalMs?: number;
+  /** Battery things: radio on for `awakeMs`, off for `sleepMs` (see ThingOptions.sleepy). */
+  sleepy?: { awakeMs: number; sleepMs: number };
   /** Things started at once: registering thousands together would flood the RD. */
   startConcurrency?: number;
   onProgress?: (started: number, total: number) => void;
@@ -37,6 +39,7 @@ export class Fleet {
           registration: options.registration,
           lifetime: options.lifetime,
           sensorIntervalMs: options.sensorIntervalMs,
+          ...(options.sleepy && { sleepy: options.sleepy }),
         }),
     );
   }

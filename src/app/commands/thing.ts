@@ -13,6 +13,16 @@ interface ThingCommandOptions {
   lifetime: number;
   name: string;
   interval: number;
+  sleepy?: { awakeMs: number; sleepMs: number };
+}
+
+/** `AWAKE_MS:SLEEP_MS`, e.g. `2000:30000`. */
+function parseSleepCycle(value: string): { awakeMs: number; sleepMs: number } {
+  const match = /^([0-9]{1,9}):([0-9]{1,9})$/.exec(value);
+  if (!match || Number(match[1]) === 0 || Number(match[2]) === 0) {
+    throw new InvalidArgumentError('expected AWAKE_MS:SLEEP_MS, e.g. 2000:30000');
+  }
+  return { awakeMs: Number(match[1]), sleepMs: Number(match[2]) };
 }
 
 /** `coap://HOST:PORT` (IPv6 hosts in brackets), default port 5683. */
@@ -45,6 +55,11 @@ export function register(program: Command): void {
     .option('--lifetime <seconds>', 'registration lifetime lt', integerIn(1, 4_294_967_295), 90_000)
     .option('--name <prefix>', 'endpoint name prefix: PREFIX-1, PREFIX-2, ...', 'thing')
     .option('--interval <ms>', 'sensor change interval (0: still)', integerIn(0, 86_400_000), 5000)
+    .option(
+      '--sleepy <awake:sleep>',
+      'battery things: radio on AWAKE ms, off SLEEP ms (drops every datagram), an update on each wake',
+      parseSleepCycle,
+    )
     .action(async (options: ThingCommandOptions) => {
       const log = createLogger();
       const mode = registrationMode(options);
@@ -58,6 +73,7 @@ export function register(program: Command): void {
         registration: mode,
         lifetime: options.lifetime,
         sensorIntervalMs: options.interval,
+        ...(options.sleepy && { sleepy: options.sleepy }),
         onProgress: (started, total) => {
           if (total >= 50 && (started % 100 === 0 || started === total))
             process.stderr.write(`started ${started}/${total}\n`);
