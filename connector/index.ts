@@ -3,7 +3,7 @@ import { MqttConnector } from './mqtt/mqtt-connector.js';
 
 export { Connector, type ConnectorDeps, type ConnectorState } from './connector.js';
 export { MqttConnector } from './mqtt/mqtt-connector.js';
-export * from './protocol.js';
+export * from './protocol/index.js';
 
 /** What the gateway holds of its platform link, whichever transport it is. */
 export interface PlatformLink {

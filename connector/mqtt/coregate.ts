@@ -7,7 +7,7 @@ import {
   type EventFrame,
   type GatewayFrame,
   type TelemetryFrame,
-} from '../protocol.js';
+} from '../protocol/index.js';
 import type { Dialect, Inbound, Publish } from './publish.js';
 import { coregateTopics } from './topics.js';
 

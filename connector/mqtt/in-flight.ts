@@ -1,4 +1,4 @@
-import type { EventFrame, GatewayFrame, TelemetryFrame } from '../protocol.js';
+import type { EventFrame, GatewayFrame, TelemetryFrame } from '../protocol/index.js';
 import type { Dialect, Publish } from './publish.js';
 
 interface Sent {

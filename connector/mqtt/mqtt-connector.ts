@@ -2,7 +2,7 @@ import type { ConnectorDeps, ConnectorState } from '../connector.js';
 import { Backoff } from '../backoff.js';
 import { feedUpstream } from '../bus-feed.js';
 import { CommandRunner } from '../commands.js';
-import type { CommandFrame, ResultFrame } from '../protocol.js';
+import type { CommandFrame, ResultFrame } from '../protocol/index.js';
 import { Upstream } from '../upstream.js';
 import { CoregateDialect } from './coregate.js';
 import { DeviceNames } from './device-names.js';

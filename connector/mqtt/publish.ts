@@ -1,5 +1,5 @@
 import type { DeviceInfo } from '../../src/store/index.js';
-import type { CommandFrame, EventFrame, ResultFrame, TelemetryFrame } from '../protocol.js';
+import type { CommandFrame, EventFrame, ResultFrame, TelemetryFrame } from '../protocol/index.js';
 
 /** One MQTT PUBLISH the transport makes (always QoS 1, so that a PUBACK tells when it has reached the broker). */
 export interface Publish {
