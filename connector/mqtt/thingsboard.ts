@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import type { CoapRequestConfig, PlatformConfig } from '../../src/config.js';
 import type { DeviceInfo, Registration } from '../../src/store/index.js';
-import { coapMethods, type CommandFrame, type EventFrame, type ResultFrame, type TelemetryFrame } from '../protocol/index.js';
+import {
+  coapMethods,
+  type CommandFrame,
+  type EventFrame,
+  type ResultFrame,
+  type TelemetryFrame,
+} from '../protocol/index.js';
 import type { Dialect, Inbound, Publish } from './publish.js';
 import { thingsboardTopics as topics } from './topics.js';
 
