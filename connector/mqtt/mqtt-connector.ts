@@ -2,6 +2,7 @@ import type { ConnectorDeps, ConnectorState } from '../connector.js';
 import { Backoff } from '../backoff.js';
 import { feedUpstream } from '../bus-feed.js';
 import { CommandRunner } from '../commands.js';
+import { ConnectorMetrics } from '../metrics.js';
 import type { CommandFrame, ResultFrame } from '../protocol/index.js';
 import { Upstream } from '../upstream.js';
 import { CoregateDialect } from './coregate.js';
@@ -39,9 +40,11 @@ export class MqttConnector {
   private unsubscribe: (() => void)[] = [];
   private held: Publish[] = [];
   private lastProblem = '';
+  private readonly metrics: ConnectorMetrics | undefined;
 
   constructor(private readonly deps: ConnectorDeps) {
     const { config, store, log } = deps;
+    this.metrics = deps.metrics && new ConnectorMetrics(deps.metrics, () => this.current);
     this.upstream = new Upstream(store, log);
     this.commands = new CommandRunner(deps.execute, log);
     this.backoff = new Backoff(config.reconnectMinMs, config.reconnectMaxMs);
@@ -167,6 +170,7 @@ export class MqttConnector {
     const delay = this.backoff.next();
     this.noteProblem(error?.message ?? 'connection closed', refused, delay);
     this.setState('offline');
+    this.metrics?.reconnecting();
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
@@ -219,6 +223,7 @@ export class MqttConnector {
     if (next === this.current) return;
     const previous = this.current;
     this.current = next;
+    this.metrics?.changed();
     const quiet = next === 'connecting' || next === 'authenticating' || (next === 'offline' && previous !== 'online');
     this.deps.log[quiet ? 'debug' : 'info'](
       { state: next, from: previous, transport: 'mqtt', ...details },
