@@ -3,7 +3,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
 /**
- * Preloaded into a process the bench measures as shipped (`node --import probe.js dist/src/cli.js start`):
+ * Preloaded into a process the bench measures as shipped (`node --import probe.js dist/src/app/cli.js start`):
  * the process's own code is untouched; over the IPC channel of `fork` it answers `probe` with its
  * event-loop delay since the last probe (perf_hooks.monitorEventLoopDelay), CPU time, RSS and heap,
  * `gc` with the same after a full collection (when run with --expose-gc), `snapshot` with a heap snapshot's path.

@@ -12,7 +12,9 @@ import type { ProbeReport } from './probe.js';
  */
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const cli = path.resolve(here, '../../src/cli.js');
+/** The compiled CLI beside this compiled bench (dist/test/bench → dist/src/app). */
+const cli = path.resolve(here, '../../src/app/cli.js');
+
 const probe = pathToFileURL(path.join(here, 'probe.js')).href;
 
 export interface Shipped {
