@@ -294,6 +294,9 @@ async function main(): Promise<void> {
     console.log(`fleet: ${DEVICES} devices in ${DEVICES / PER_PROCESS} processes, gateway and hub in their own`);
     const first = await onboard(processes, DEVICES, DEVICES, coapPort, hubPort, gateway, hub);
     const ids = await hubDevices(hubPort);
+    // BENCH_HEAP_SNAPSHOT=1: where each byte per device goes (open the files in Chrome's DevTools, Memory tab).
+    if (process.env.BENCH_HEAP_SNAPSHOT === '1')
+      console.log(`  heap snapshots at ${DEVICES} devices: ${await gateway.snapshot()} ${await hub.snapshot()}`);
     console.log(`  steady state ${STEADY_SECONDS} s: ${VALUES_PER_SECOND} values/s, ${COMMANDS_PER_SECOND} commands/s`);
     const state = await steady(processes, sub, hubPort, ids, gateway, hub);
     const [gateway10k, hub10k] = await Promise.all([gateway.gc(), hub.gc()]);

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
@@ -52,7 +54,12 @@ if (process.send !== undefined) {
       (globalThis as { gc?: () => void }).gc?.();
       process.send?.(report());
     }
-    if (message === 'snapshot') process.send?.(report({ snapshot: v8.writeHeapSnapshot() }));
+    if (message === 'snapshot')
+      process.send?.(
+        report({
+          snapshot: v8.writeHeapSnapshot(path.join(os.tmpdir(), `coregate-${process.pid}-${Date.now()}.heapsnapshot`)),
+        }),
+      );
   });
   // The channel must not keep the process alive once it has stopped everything of its own.
   process.channel?.unref();
