@@ -71,3 +71,25 @@ export function runWakaama(
     },
   };
 }
+
+/** A datagram as the client logged it on arrival (lwm2mclient.c prints the size, the sender and a hex dump). */
+export interface SeenDatagram {
+  bytes: number;
+  from: string;
+  /** The first bytes, as hex: `40 00` starts an empty CON, a ping (RFC 7252 §4.3). */
+  head: string;
+}
+
+/** Every datagram that reached the client, from its own log: what the device saw, pings included. */
+export function datagramsSeen(output: string): SeenDatagram[] {
+  const seen: SeenDatagram[] = [];
+  const lines = output.split(/\r?\n/);
+  lines.forEach((line, i) => {
+    const match = /^(\d+) bytes received from \[(.*)\]:(\d+)/.exec(line);
+    if (match)
+      seen.push({ bytes: Number(match[1]), from: `${match[2]}:${match[3]}`, head: (lines[i + 1] ?? '').trim() });
+  });
+  return seen;
+}
+
+export const isPing = (datagram: SeenDatagram): boolean => datagram.bytes === 4 && datagram.head.startsWith('40 00');
