@@ -3,9 +3,8 @@ import { decodePayload } from '../../src/coap/content-format.js';
 import type { Message } from '../../src/coap/message.js';
 import { allStrings, encodeUint, OptionNumber, uintOption } from '../../src/coap/options.js';
 import { RawPeer } from '../coap/raw-peer.js';
-import { freeUdpPort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
-import { runWakaama, WAKAAMA, wakaamaClient, type WakaamaProcess } from './wakaama/client.js';
+import { startWakaama, WAKAAMA, wakaamaClient, type WakaamaProcess } from './wakaama/client.js';
 
 const built = wakaamaClient('UQ');
 if ('skip' in built) console.warn(`skipping ${WAKAAMA} content formats: ${built.skip}`);
@@ -50,14 +49,13 @@ describe.skipIf('skip' in built)(`${WAKAAMA}: payloads a real LwM2M stack produc
         replies.set(message.token.toString(), message);
       }
     }).start();
-    const localPort = await freeUdpPort();
-    client = runWakaama((built as { path: string }).path, {
+    client = await startWakaama((built as { path: string }).path, {
       serverPort: server.port,
-      localPort,
       endpoint: 'wk-formats',
       lifetime: 300,
     });
-    await waitFor(() => registration, { what: 'the registration' });
+    const { localPort } = client;
+    await waitFor(() => registration, { what: `the registration; the client said: ${client.output().slice(-400)}` });
     const query = allStrings(registration!.options, OptionNumber.uriQuery);
     expect(query).toEqual(expect.arrayContaining(['ep=wk-formats', 'b=U', 'Q', 'lwm2m=1.1']));
     expect(registration!.payload.toString()).toContain('</3/0>');

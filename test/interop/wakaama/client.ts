@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeUdpPort } from '../../helpers/ports.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCRIPT = path.join(HERE, 'build-wakaama.sh');
@@ -42,6 +44,8 @@ export function wakaamaClient(binding: Binding): { path: string } | { skip: stri
 
 export interface WakaamaProcess {
   child: ChildProcess;
+  /** The UDP port the client bound. */
+  localPort: number;
   /** Everything the client printed so far. */
   output(): string;
   stop(): Promise<void>;
@@ -64,12 +68,39 @@ export function runWakaama(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
+    localPort: options.localPort,
     output: () => text,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/**
+ * Runs the client on a free port, and once more on another if it could not bind it (another suite may take a
+ * port between the look-up and the bind, on a machine that runs suites side by side).
+ */
+export async function startWakaama(
+  binary: string,
+  options: { serverPort: number; endpoint: string; lifetime: number },
+): Promise<WakaamaProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const client = runWakaama(binary, { ...options, localPort: await freeUdpPort() });
+    try {
+      await waitFor(
+        () => {
+          if (client.child.exitCode !== null) throw new Error(`lwm2mclient exited: ${client.output().slice(-300)}`);
+          return client.output().includes('started on port');
+        },
+        { what: 'lwm2mclient bound its port', timeoutMs: 10_000 },
+      );
+      return client;
+    } catch (err) {
+      await client.stop();
+      if (attempt === 3) throw err;
+    }
+  }
 }
 
 /** A datagram as the client logged it on arrival (lwm2mclient.c prints the size, the sender and a hex dump). */
