@@ -7,7 +7,6 @@ import type { Device, DeviceSource, Registration } from '../src/store/types.js';
 import type { Attrs, Link } from '../src/coap/link-format.js';
 import { baseOf, unmapHost, type Source } from './address.js';
 import { EndpointIndex } from './endpoint-index.js';
-import { GroupCommit } from './group-commit.js';
 import { keepRenderings } from './resolved.js';
 import { keptAttrs, keptLinks, looksTheSame } from './unchanged.js';
 
@@ -49,7 +48,6 @@ const FULL_RETRY_SECONDS = 60;
  */
 export class Directory {
   private readonly index = new EndpointIndex();
-  private readonly commits: GroupCommit;
   private changes = 0;
 
   constructor(
@@ -59,7 +57,6 @@ export class Directory {
     private readonly config: RdConfig,
   ) {
     for (const reg of store.registrations.all()) this.index.add(reg);
-    this.commits = new GroupCommit(store.db, log);
   }
 
   /** The live registration at `/rd/<id>`; an expired one not swept yet is already gone. */
@@ -111,7 +108,7 @@ export class Directory {
       this.log.warn({ ep: input.ep, source }, 'registration refused: directory full');
       throw new CoapError('5.03', 'directory full', FULL_RETRY_SECONDS);
     }
-    const reg = this.commits.write(() => {
+    const reg = this.store.write(() => {
       const device = known
         ? this.moveDevice(known, { ep: input.ep, d: input.d, ...source })
         : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...source }, now);
@@ -157,7 +154,7 @@ export class Directory {
       updatedAt: now,
       expiresAt: now + lt * 1000,
     };
-    this.commits.write(() => {
+    this.store.write(() => {
       const device = this.store.devices.get(id);
       if (device && !current.discovered) this.moveDevice(device, source);
       this.put(next, current);
@@ -171,7 +168,7 @@ export class Directory {
   remove(id: string, reason: RemovalReason): boolean {
     const reg = this.store.registrations.get(id);
     if (!reg) return false;
-    this.commits.write(() => {
+    this.store.write(() => {
       this.store.registrations.remove(id);
       this.index.delete(reg);
     });
@@ -210,7 +207,7 @@ export class Directory {
     const previous = known && this.get(known.id, now);
     if (previous && !previous.discovered) return { ok: true, deviceId: previous.deviceId };
     if (!previous && this.count() >= this.config.limits.maxRegistrations) return { ok: false, error: 'directory full' };
-    const reg = this.commits.write(() => {
+    const reg = this.store.write(() => {
       const device = known ?? this.store.devices.create({ ep: null, d: null, source: 'discovery', ...source }, now);
       const next: Registration = {
         deviceId: device.id,
@@ -235,9 +232,18 @@ export class Directory {
     return { ok: true, deviceId: reg.deviceId };
   }
 
-  /** Commits the pending writes now (stop() calls it before the store closes). */
+  /**
+   * Resolves once every change made so far is on disk: an interface answers a change only then, so a device
+   * told 2.01 Created never finds its registration lost to a crash (group commit: the store batches the writes
+   * of a few milliseconds into one transaction, see docs/architecture.md).
+   */
+  durable(): Promise<void> {
+    return this.store.durable();
+  }
+
+  /** Commits the pending writes now, releasing the answers that wait for them (stop() calls it). */
   flush(): void {
-    this.commits.flush();
+    this.store.commit();
   }
 
   /** DESIGN.md Identity: a device discovered by multicast (no ep yet) is merged when it registers. */

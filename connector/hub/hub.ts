@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
-import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
+import { formatAddress, openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
 import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
@@ -82,16 +82,20 @@ export class Hub {
     const { log, config } = this.deps;
     const tuning = this.tuning;
     const db = openDatabase(config.db, migrations);
-    const registry = new DeviceRegistry(db);
-    const ledger = new SeqLedger(db);
+    // Group commit, as the gateway's store does: every write joins a batch committed within a few ms, or
+    // at once where an ack must follow it (docs/architecture.md, "How a write becomes durable").
+    const writes = new WriteBatch(db, log);
+    const registry = new DeviceRegistry(db, writes);
+    const ledger = new SeqLedger(db, writes);
     const pending = new PendingCommands();
     const pubsub = new PubSub(log, { maxBufferedBytes: tuning.maxSubscriberBufferedBytes });
     const webhooks = new Webhooks(log, config.webhooks, tuning.webhooks);
     pubsub.onPublish((name, data, from) => webhooks.deliver(name, data, from));
-    const commit = db.transaction(() => {
+    const commit = (): boolean => {
       ledger.flush();
       registry.flush();
-    });
+      return writes.commit();
+    };
     const sessions = new GatewaySessions({
       log,
       heartbeatSeconds: config.heartbeatSeconds,
@@ -101,7 +105,8 @@ export class Hub {
       registry,
       pending,
       publish: (name, data) => pubsub.publish(name, data),
-      commit: () => commit(),
+      commit,
+      durable: () => writes.durable(),
     });
     const api = new HttpApi({
       log,

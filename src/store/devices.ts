@@ -1,4 +1,5 @@
 import type { Db } from './sqlite.js';
+import type { WriteBatch } from './write-batch.js';
 import type { Device, DeviceSource, DeviceStatus } from './types.js';
 import { ColumnUpdate } from './column-update.js';
 import { newId } from './ids.js';
@@ -46,7 +47,10 @@ export class DeviceRepository {
   private readonly updateColumns;
   private readonly deleteStmt;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly writes: WriteBatch,
+  ) {
     for (const row of db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
       this.index(fromRow(row));
     }
@@ -80,7 +84,7 @@ export class DeviceRepository {
 
   create(fields: NewDevice, now = Date.now()): Device {
     const device: Device = { id: newId(), status: 'online', createdAt: now, lastSeen: now, ...fields };
-    this.insertStmt.run(toParams(device));
+    this.writes.write(() => this.insertStmt.run(toParams(device)));
     this.index(device);
     return device;
   }
@@ -94,7 +98,7 @@ export class DeviceRepository {
     for (const [field, column] of UPDATABLE) {
       if (next[field] !== current[field]) changed[column] = field === 'status' ? statusValue(next.status) : next[field];
     }
-    this.updateColumns.run(id, changed);
+    this.writes.write(() => this.updateColumns.run(id, changed));
     this.unindex(current);
     this.index(next);
     return next;
@@ -110,7 +114,7 @@ export class DeviceRepository {
   remove(id: string): boolean {
     const current = this.byId.get(id);
     if (!current) return false;
-    this.deleteStmt.run(id);
+    this.writes.write(() => this.deleteStmt.run(id));
     this.unindex(current);
     return true;
   }

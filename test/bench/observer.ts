@@ -92,7 +92,7 @@ function registerAll(store: Store, ports: number[]): void {
     { href: '/sensors/hum', attrs: { rt: 'humidity', ct: '110', obs: true as const } },
     { href: '/actuators/led', attrs: { rt: 'light', ct: '50' } as Attrs },
   ];
-  store.transaction(() =>
+  store.write(() =>
     ports.forEach((port, i) => registerInStore(store, `bench-${i}`, { host: '127.0.0.1', port }, links)),
   );
 }

@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   const client = new CoapClient({ log, bind: '127.0.0.1' });
   const fleet = await startFleet();
   try {
-    store.transaction(() => {
+    store.write(() => {
       for (const port of fleet.ports)
         store.devices.create({ ep: null, d: null, host: '127.0.0.1', port, source: 'discovery' });
     });
