@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { z } from 'zod';
+import { MAX_COMMAND_TIMEOUT_MS } from './command.js';
 
 const port = z.number().int().min(0).max(65535);
 const positive = z.number().positive();
@@ -84,7 +85,7 @@ const observer = z
 const executer = z
   .object({
     defaultTimeoutMs: positive.default(10_000),
-    maxTimeoutMs: positive.default(120_000),
+    maxTimeoutMs: positive.default(MAX_COMMAND_TIMEOUT_MS),
   })
   .strict();
 
@@ -109,12 +110,15 @@ const webhook = z
   })
   .strict();
 
+/** The hub's API key when none is configured (the embedded hub logs `apiKeyIsDefault` when it is in use). */
+export const DEFAULT_API_KEY = 'coregate-dev-key';
+
 const hub = z
   .object({
     host: z.string().default('127.0.0.1'),
     port: port.default(9000),
     db: z.string().default('./data/hub.db'),
-    apiKey: z.string().min(1).default('coregate-dev-key'),
+    apiKey: z.string().min(1).default(DEFAULT_API_KEY),
     /** Gateway id → shared secret. The embedded hub adds the local gateway itself. */
     gateways: z.record(z.string(), z.string()).default({}),
     heartbeatSeconds: seconds.default(15),

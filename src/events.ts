@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { DeviceInfo } from './store/types.js';
 
 /** Why a device's registration went away. */
-export type RemovalReason = 'deleted' | 'expired' | 'replaced';
+export const REMOVAL_REASONS = ['deleted', 'expired', 'replaced'] as const;
+export type RemovalReason = (typeof REMOVAL_REASONS)[number];
 
 /** One decoded value produced by the Observer (DESIGN.md "Telemetry"). */
 export interface Telemetry {
@@ -27,13 +28,14 @@ export interface GatewayEvents {
 
 export type GatewayEventName = keyof GatewayEvents;
 export type DeviceEventName = Exclude<GatewayEventName, 'telemetry'>;
-export const DEVICE_EVENTS: readonly DeviceEventName[] = [
+/** Every device event; the platform link's `event` frames carry exactly these names. */
+export const DEVICE_EVENTS = [
   'device.registered',
   'device.updated',
   'device.removed',
   'device.online',
   'device.offline',
-];
+] as const satisfies readonly DeviceEventName[];
 
 type Listener<K extends GatewayEventName> = (payload: GatewayEvents[K]) => void;
 

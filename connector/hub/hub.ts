@@ -4,8 +4,10 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { MAX_COMMAND_TIMEOUT_MS } from '../../src/command.js';
 import type { HubConfig } from '../../src/config.js';
-import { formatAddress, openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
+import { formatAddress } from '../../src/coap/peer.js';
+import { openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
 import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
@@ -37,7 +39,7 @@ export const defaultTuning: HubTuning = {
   infoIntervalMs: 5_000,
   handshakeTimeoutMs: 10_000,
   maxBodyBytes: 1024 * 1024,
-  maxCommandTimeoutMs: 120_000,
+  maxCommandTimeoutMs: MAX_COMMAND_TIMEOUT_MS,
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
   webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },

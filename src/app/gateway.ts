@@ -6,7 +6,7 @@ import { Observer } from '../../observer/index.js';
 import { Pinger } from '../../pinger/index.js';
 import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../../rd/index.js';
 import { CoapClient } from '../coap/client.js';
-import type { Config } from '../config.js';
+import { DEFAULT_API_KEY, type Config } from '../config.js';
 import { logActivity } from './activity-log.js';
 import { EventBus } from '../events.js';
 import type { Link } from '../coap/link-format.js';
@@ -133,7 +133,7 @@ export class Gateway {
     this.hubPort = port;
     const { host } = this.config.hub;
     this.log.info(
-      { port, apiKeyIsDefault: this.config.hub.apiKey === 'coregate-dev-key' },
+      { port, apiKeyIsDefault: this.config.hub.apiKey === DEFAULT_API_KEY },
       `embedded hub: HTTP API on ${this.config.hub.tls ? 'https' : 'http'}://${host}:${port}/v1/devices (no platform.url configured)`,
     );
   }

@@ -1,5 +1,7 @@
-/** RFC 7252 §4.8.2: EXCHANGE_LIFETIME with the default transmission parameters. */
-export const EXCHANGE_LIFETIME_MS = 247_000;
+import { DEFAULT_TIMING, exchangeLifetimeMs } from './timing.js';
+
+/** RFC 7252 §4.8.2: EXCHANGE_LIFETIME with the default transmission parameters (247 s). */
+export const EXCHANGE_LIFETIME_MS = exchangeLifetimeMs(DEFAULT_TIMING);
 
 export interface DedupCacheOptions {
   /** Entries kept at most; the oldest goes first (FIFO). */

@@ -3,6 +3,7 @@ import type { WriteBatch } from './write-batch.js';
 import type { Device, DeviceSource, DeviceStatus } from './types.js';
 import { ColumnUpdate } from './column-update.js';
 import { newId } from './ids.js';
+import { addressKey } from '../coap/peer.js';
 
 interface DeviceRow {
   id: string;
@@ -138,10 +139,6 @@ export class DeviceRepository {
 
 function endpointKey(d: string | null, ep: string): string {
   return `${d ?? ''}\u0000${ep}`;
-}
-
-function addressKey(host: string, port: number): string {
-  return `${host}|${port}`;
 }
 
 /** Fields an update may change, with their columns. */

@@ -7,6 +7,7 @@ import { RegistrationRepository } from './registrations.js';
 import { openDatabase, type Db } from './sqlite.js';
 import { WriteBatch } from './write-batch.js';
 import { silentLogger, type Logger } from '../log.js';
+import { formatAddress } from '../coap/peer.js';
 import type { Device, DeviceInfo } from './types.js';
 
 export * from './types.js';
@@ -106,9 +107,4 @@ export class Store {
     void this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
-}
-
-/** `host:port`, with IPv6 hosts bracketed as in a URI. */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
