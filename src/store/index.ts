@@ -101,6 +101,11 @@ export class Store {
     };
   }
 
+  /** False once closed. */
+  get open(): boolean {
+    return this.db.open;
+  }
+
   /** Commits what is pending, then closes the file. */
   close(): void {
     if (this.db.open) this.writes.commit();
