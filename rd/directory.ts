@@ -32,6 +32,9 @@ export interface RegistrationChange {
   links: Link[] | undefined;
 }
 
+/** One bus event of a change, its payload taken when the change was made. */
+type Announcement = () => void;
+
 export type DiscoveredResult = { ok: true; deviceId: string } | { ok: false; error: string };
 
 /** How long a client should wait before retrying when the directory is full (RFC 9176 §5.3: 5.03 + Max-Age). */
@@ -44,7 +47,7 @@ const FULL_RETRY_SECONDS = 60;
  *
  * Events: a registration (new or replacing one of the same `d`/`ep`) emits `device.registered`, since
  * RFC 9176 §5.3 makes it a new registration that replaces the old one; an update emits `device.updated`;
- * a removal emits `device.removed` with its reason. A device that loses its registration goes offline
+ * a removal emits `device.removed` with its reason (each once its writes are on disk, see announce()). A device that loses its registration goes offline
  * (`device.offline`); one that registers or updates while offline comes back (`device.online`).
  */
 export class Directory {
@@ -131,8 +134,10 @@ export class Directory {
       this.put(next, previous);
       return next;
     });
-    this.emit('device.registered', reg.deviceId);
-    this.markOnline(reg.deviceId, now);
+    const events: Announcement[] = [];
+    this.describe(events, 'device.registered', reg.deviceId);
+    this.markOnline(events, reg.deviceId, now);
+    this.announce(events);
     return reg;
   }
 
@@ -160,8 +165,10 @@ export class Directory {
       if (device && !current.discovered) this.moveDevice(device, source);
       this.put(next, current);
     });
-    this.emit('device.updated', id);
-    this.markOnline(id, now);
+    const events: Announcement[] = [];
+    this.describe(events, 'device.updated', id);
+    this.markOnline(events, id, now);
+    this.announce(events);
     return next;
   }
 
@@ -176,9 +183,14 @@ export class Directory {
     this.changes++;
     const device = this.store.devices.get(id);
     if (!device) return true;
-    this.bus.emit('device.removed', { device: this.store.info(device), reason });
+    const removed = { device: this.store.info(device), reason };
+    const events: Announcement[] = [() => this.bus.emit('device.removed', removed)];
     const offline = this.store.devices.setStatus(id, 'offline');
-    if (offline) this.bus.emit('device.offline', { device: this.store.info(offline) });
+    if (offline) {
+      const payload = { device: this.store.info(offline) };
+      events.push(() => this.bus.emit('device.offline', payload));
+    }
+    this.announce(events);
     return true;
   }
 
@@ -228,8 +240,10 @@ export class Directory {
       this.put(next, this.store.registrations.get(device.id));
       return next;
     });
-    this.emit(previous ? 'device.updated' : 'device.registered', reg.deviceId);
-    this.markOnline(reg.deviceId, now);
+    const events: Announcement[] = [];
+    this.describe(events, previous ? 'device.updated' : 'device.registered', reg.deviceId);
+    this.markOnline(events, reg.deviceId, now);
+    this.announce(events);
     return { ok: true, deviceId: reg.deviceId };
   }
 
@@ -272,13 +286,35 @@ export class Directory {
     this.index.add(next);
   }
 
-  private markOnline(id: string, now: number): void {
+  private markOnline(events: Announcement[], id: string, now: number): void {
     const online = this.store.devices.setStatus(id, 'online', now);
-    if (online) this.bus.emit('device.online', { device: this.store.info(online) });
+    if (online) {
+      const payload = { device: this.store.info(online) };
+      events.push(() => this.bus.emit('device.online', payload));
+    }
   }
 
-  private emit(event: 'device.registered' | 'device.updated', id: string): void {
+  /** The event of a change, with the device as it is now. */
+  private describe(events: Announcement[], event: 'device.registered' | 'device.updated', id: string): void {
     const device = this.store.devices.get(id);
-    if (device) this.bus.emit(event, { device: this.store.info(device) });
+    if (device) {
+      const payload = { device: this.store.info(device) };
+      events.push(() => this.bus.emit(event, payload));
+    }
+  }
+
+  /**
+   * Emits a change's events once its writes are on disk, in the order of the changes: nobody (the Observer, the
+   * connector, the hub behind it) acts on a registration a crash could still undo, and no device is contacted
+   * before it has its 2.01. A lost batch announces nothing; its requests are answered 5.00 (rd/router.ts).
+   */
+  private announce(events: Announcement[]): void {
+    if (events.length === 0) return;
+    this.store.durable().then(
+      () => {
+        for (const emit of events) emit();
+      },
+      () => {},
+    );
   }
 }

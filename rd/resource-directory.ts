@@ -76,6 +76,7 @@ export class ResourceDirectory {
   async start(): Promise<void> {
     // Registrations that ran out while the gateway was down go first, with their events.
     this.sweeper.sweep();
+    await this.directory.durable();
     const { address, port } = await this.server.listen();
     this.sweeper.start();
     this.deps.log.info(
