@@ -42,7 +42,7 @@ const FULL_RETRY_SECONDS = 60;
 
 /**
  * The state the RD interfaces share (aiocoap's CommonRD): registrations over the store, the identity
- * rules of DESIGN.md, and the bus events. Every change goes through here, so every change is indexed
+ * rules of docs/design.md, and the bus events. Every change goes through here, so every change is indexed
  * and announced exactly once.
  *
  * Events: a registration (new or replacing one of the same `d`/`ep`) emits `device.registered`, since
@@ -261,7 +261,7 @@ export class Directory {
     this.store.commit();
   }
 
-  /** DESIGN.md Identity: a device discovered by multicast (no ep yet) is merged when it registers. */
+  /** docs/design.md "Identity": a device discovered by multicast (no ep yet) is merged when it registers. */
   private discoveredAt(source: Source): Device | undefined {
     const device = this.store.devices.findByAddress(source.host, source.port);
     return device && device.source === 'discovery' && device.ep === null ? device : undefined;

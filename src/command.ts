@@ -1,6 +1,6 @@
 import type { CoapCode, CoapMethod } from './coap/types.js';
 
-/** A platform command for one device (DESIGN.md "Command"), as the Executer takes it. */
+/** A platform command for one device (docs/design.md, data flow "Command"), as the Executer takes it. */
 export interface Command {
   device: string;
   method: CoapMethod;

@@ -5,7 +5,7 @@ import type { DeviceInfo } from './store/types.js';
 export const REMOVAL_REASONS = ['deleted', 'expired', 'replaced'] as const;
 export type RemovalReason = (typeof REMOVAL_REASONS)[number];
 
-/** One decoded value produced by the Observer (DESIGN.md "Telemetry"). */
+/** One decoded value produced by the Observer (docs/design.md, data flow "Telemetry"). */
 export interface Telemetry {
   device: string;
   path: string;
@@ -40,7 +40,7 @@ export const DEVICE_EVENTS = [
 type Listener<K extends GatewayEventName> = (payload: GatewayEvents[K]) => void;
 
 /**
- * The typed bus components talk through (DESIGN.md). Synchronous, like EventEmitter:
+ * The typed bus components talk through (docs/design.md). Synchronous, like EventEmitter:
  * a listener that throws must not break the emitter, so emit() isolates listeners.
  */
 export class EventBus {

@@ -51,7 +51,7 @@ export interface GatewayLinkInfo {
 type Handlers = { [T in GatewayFrame['type']]: (frame: GatewayFrameOf<T>) => void };
 
 /**
- * One gateway's WebSocket (DESIGN.md "Wire contract"): challenge → hello (HMAC of the nonce) → welcome,
+ * One gateway's WebSocket (docs/design.md "Wire contract"): challenge → hello (HMAC of the nonce) → welcome,
  * then seq'd upstream frames acked cumulatively, commands down and results up, heartbeat by ping/pong.
  */
 export class GatewaySession {

@@ -75,7 +75,7 @@ interface Running {
   commit: () => void;
 }
 
-/** The platform side (DESIGN.md "Hub API"): gateways' WebSocket route, HTTP API, pub/sub, info socket, webhooks. */
+/** The platform side (docs/design.md "Hub API"): gateways' WebSocket route, HTTP API, pub/sub, info socket, webhooks. */
 export class Hub {
   private readonly secrets = new Map<string, string>();
   private readonly tuning: HubTuning;

@@ -1,7 +1,7 @@
 import type { Db, WriteBatch } from '../../src/store/index.js';
 
 /**
- * The last upstream `seq` the hub has taken from each gateway (DESIGN.md "Wire contract" 2).
+ * The last upstream `seq` the hub has taken from each gateway (docs/design.md "Wire contract" 2).
  * Persisted so duplicates resent after a hub restart are still recognised.
  */
 export class SeqLedger {

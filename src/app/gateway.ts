@@ -21,7 +21,7 @@ interface Component {
 }
 
 /**
- * The composition root (DESIGN.md): builds the store, the bus and every component, wires them
+ * The composition root (docs/design.md): builds the store, the bus and every component, wires them
  * together (the Connector gets the Executer as a function, discovery feeds the Directory), starts
  * them in dependency order and stops them in reverse, so no component outlives what it uses.
  */

@@ -4,7 +4,7 @@ import { decodeLwm2mJson, decodeTlv, encodeLwm2mJson, encodeTlv, senmlFromResour
 import { resolveSenml, senmlToCborLabels } from './senml.js';
 import { COAP_METHODS, ContentFormat, type CoapCode, type CoapMethod } from './types.js';
 
-/** A payload as the platform sees it (DESIGN.md, wire contract 4): decoded, or base64 when it cannot be. */
+/** A payload as the platform sees it (docs/design.md "Wire contract" 4): decoded, or base64 when it cannot be. */
 export interface DecodedPayload {
   value: unknown;
   encoding?: 'base64';

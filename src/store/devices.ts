@@ -39,7 +39,7 @@ export interface NewDevice {
   source: DeviceSource;
 }
 
-/** Devices and their identity (DESIGN.md "Identity"). Every row is mirrored in memory: reads never touch SQLite. */
+/** Devices and their identity (docs/design.md "Identity"). Every row is mirrored in memory: reads never touch SQLite. */
 export class DeviceRepository {
   private readonly byId = new Map<string, Device>();
   private readonly byEndpoint = new Map<string, Device>();

@@ -17,7 +17,7 @@ import { Store } from '../../src/store/index.js';
 import { Fleet } from '../../src/thing/index.js';
 
 /**
- * Workers benchmark (issue 3), loopback only:
+ * Workers benchmark, loopback only:
  * - Pinger: 1,000 simulated things (in a child process, so they do not share the Pinger's event loop);
  *   sweep time beside bare pings over one dgram socket at the same concurrency, then 5 s at interval 1 s
  *   with datagrams/s.

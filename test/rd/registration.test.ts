@@ -116,7 +116,7 @@ describe('registration interface (RFC 9176 §5.3)', () => {
     expect(rd.store.registrations.get(id)!.ep).toMatch(/^[a-z0-9]+$/);
   });
 
-  it('adopts a device discovered at the same address (DESIGN.md Identity)', async () => {
+  it('adopts a device discovered at the same address (docs/design.md "Identity")', async () => {
     const client = await rd.client();
     const discovered = rd.rd.directory.registerDiscovered(
       '127.0.0.1',
