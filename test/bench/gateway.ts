@@ -185,6 +185,7 @@ async function gateway(label: string, workers: boolean, full: boolean): Promise<
   }
 }
 
+const blank = (n: number): string[] => Array.from({ length: n }, () => '');
 const rate = (r: LoadResult): string => `${r.perSecond.toFixed(0)}/s`;
 const latency = (r: LoadResult): string => `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)} ms (lost ${r.lost})`;
 const loop = (r: Measured): string =>
@@ -235,23 +236,11 @@ async function main(): Promise<void> {
       'p99 ≤ 5 ms, no loss',
       clean(g(key)) ? verdict(paceMet(g(key), 10_000)) : 'ERRORS',
     ]),
-    [
-      'registration p50 / p99 (closed loop, 64 outstanding)',
-      latency(g('registrations')),
-      latency(e('post')),
-      '',
-      '',
-      '',
-      '',
-      '',
-    ],
+    ['registration p50 / p99 (closed loop, 64 outstanding)', latency(g('registrations')), latency(e('post'))],
     [
       'event-loop delay max over every phase',
       `${Math.max(...Object.values(gw).map((r) => r.loop?.loopMaxMs ?? 0)).toFixed(1)} ms`,
-      '',
-      '',
-      '',
-      '',
+      ...blank(5),
       'no stall > 10 ms',
       verdict(Object.values(gw).every(noStall)),
     ],
@@ -259,19 +248,11 @@ async function main(): Promise<void> {
       `peak RSS (${ENDPOINTS} endpoints, workers on / off)`,
       `${mb(g('registrations').rssEnd)} / ${mb(bare.registrations!.rssEnd)}`,
       mb(e('paced').rssEnd),
-      '',
-      '',
-      '',
-      '',
-      '',
     ],
     [
       'RSS before / after the update phase',
       `${mb(g('updates').rssStart ?? 0)} / ${mb(g('updates').rssEnd)}`,
-      '',
-      '',
-      '',
-      '',
+      ...blank(5),
       'flat ±10%',
       verdict(Math.abs(g('updates').rssEnd / (g('updates').rssStart ?? 1) - 1) <= 0.1),
     ],
