@@ -208,6 +208,8 @@ interface Steady {
   gateway: ProbeReport;
   hub: ProbeReport;
   rssStart: { gateway: number; hub: number };
+  /** Share of the phase the process's main thread spent runnable but waiting for a CPU (other processes had it). */
+  waited: { gateway: number; hub: number };
 }
 
 async function steady(
@@ -219,6 +221,7 @@ async function steady(
   hub: Shipped,
 ): Promise<Steady> {
   const [g0, h0] = await Promise.all([gateway.probe(), hub.probe()]);
+  const probedAt = performance.now();
   const cpu0 = [cpuSecondsOf(gateway.pid), cpuSecondsOf(hub.pid)];
   const before = await fleetStats(processes);
   const delivered0 = sub.delivered;
@@ -266,6 +269,7 @@ async function steady(
   const udpDrops = udpReceiveDrops() - udpDrops0;
   const received = (await hubReceived(hubPort)) - hubReceived0;
   const [g1, h1] = await Promise.all([gateway.probe(), hub.probe()]);
+  const probedMs = performance.now() - probedAt;
   latencies.sort((a, b) => a - b);
   // A failed command is slower than any that succeeded: it takes the top ranks.
   const percentile = (p: number): number => {
@@ -285,6 +289,10 @@ async function steady(
     gateway: g1,
     hub: h1,
     rssStart: { gateway: g0.rss, hub: h0.rss },
+    waited: {
+      gateway: (g1.runQueueMs - g0.runQueueMs) / probedMs,
+      hub: (h1.runQueueMs - h0.runQueueMs) / probedMs,
+    },
   };
 }
 
@@ -397,6 +405,10 @@ async function main(): Promise<void> {
           `${((state.gatewayCpu / state.seconds) * 100).toFixed(0)}% of a core, ${((state.gatewayCpu * 1e6) / Math.max(1, state.produced)).toFixed(0)} µs per value`,
           '',
           '',
+        ],
+        [
+          'share of the steady state spent waiting for a CPU (gateway; hub)',
+          `${(state.waited.gateway * 100).toFixed(0)}%; ${(state.waited.hub * 100).toFixed(0)}% (run queue, /proc/PID/schedstat)`,
         ],
         [
           'hub CPU (steady state)',
