@@ -3,7 +3,7 @@ import { ContentFormat } from '../src/coap/types.js';
 import type { CommandStatusInfo } from '../src/command.js';
 import type { CommandStatusFrame } from './protocol/index.js';
 
-/** A payload as it travels in a frame (DESIGN.md "Wire contract" 4). */
+/** A payload as it travels in a frame (docs/design.md "Wire contract" 4). */
 export type WirePayload = DecodedPayload;
 
 /**

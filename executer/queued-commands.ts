@@ -90,7 +90,7 @@ export class QueuedCommands {
     }
     const ttl = Math.min(ttlSeconds ?? config.defaultTtlSeconds, config.maxTtlSeconds);
     const now = Date.now();
-    store.transaction(() => store.commands.add(id, command, now + ttl * 1000, now));
+    store.commands.add(id, command, now + ttl * 1000, now);
     const queued = store.commands.get(id)!;
     this.announce(queued);
     this.kick(command.device);
@@ -173,7 +173,7 @@ export class QueuedCommands {
     for (const command of store.commands.expired(now)) this.expire(command);
     if (now - this.lastPrune >= PRUNE_EVERY_MS) {
       this.lastPrune = now;
-      store.transaction(() => store.commands.prune(now - config.keepFinishedSeconds * 1000));
+      store.commands.prune(now - config.keepFinishedSeconds * 1000);
     }
   }
 
@@ -187,7 +187,7 @@ export class QueuedCommands {
   /** Writes the move, then announces it (the connector turns it into a durable upstream frame). */
   private move(command: QueuedCommand, status: QueuedStatus, result?: StoredResult): QueuedCommand {
     const { store } = this.deps;
-    const moved = store.transaction(() => store.commands.set(command.id, status, result))!;
+    const moved = store.commands.set(command.id, status, result)!;
     if (isFinal(status))
       this.deps.log.info({ id: command.id, device: command.command.device, status }, 'queued command finished');
     this.announce(moved);

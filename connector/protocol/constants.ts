@@ -37,22 +37,7 @@ export const protocolErrorCodes = [
 ] as const;
 export type ProtocolErrorCode = (typeof protocolErrorCodes)[number];
 
-export const commandErrorCodes = [
-  'unknown_device',
-  'device_offline',
-  'timeout',
-  'bad_request',
-  'device_queue_full',
-  'queue_full',
-] as const;
-/** Where a queued command stands (docs/protocol.md "Queued commands"). */
-export const commandStatuses = ['queued', 'sent', 'done', 'failed', 'expired', 'cancelled'] as const;
-export const coapMethods = ['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'] as const;
-export const deviceEventNames = [
-  'device.registered',
-  'device.updated',
-  'device.removed',
-  'device.online',
-  'device.offline',
-  'device.asleep',
-] as const;
+// The vocabularies frames share with the gateway's core, defined there once.
+export { COMMAND_ERROR_CODES as commandErrorCodes, QUEUED_STATUSES as commandStatuses } from '../../src/command.js';
+export { COAP_METHODS as coapMethods } from '../../src/coap/types.js';
+export { DEVICE_EVENTS as deviceEventNames, REMOVAL_REASONS as removalReasons } from '../../src/events.js';

@@ -1,5 +1,6 @@
 import type { Command, QueuedCommand, QueuedStatus, StoredResult } from '../command.js';
 import type { Db } from './sqlite.js';
+import type { WriteBatch } from './write-batch.js';
 
 interface CommandRow {
   seq: number;
@@ -49,7 +50,10 @@ export class CommandRepository {
   private readonly expiredStmt;
   private readonly pruneStmt;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly writes: WriteBatch,
+  ) {
     this.insertStmt = db.prepare(
       `INSERT INTO commands (id, device_id, request, status, created_at, expires_at, updated_at)
        VALUES (?, ?, ?, 'queued', ?, ?, ?)`,
@@ -73,7 +77,7 @@ export class CommandRepository {
   add(id: string, command: Command, expiresAt: number, now = Date.now()): boolean {
     if (this.getStmt.get(id) !== undefined) return false;
     const stored: StoredCommand = { ...command, payload: command.payload?.toString('base64') };
-    this.insertStmt.run(id, command.device, JSON.stringify(stored), now, expiresAt, now);
+    this.writes.write(() => this.insertStmt.run(id, command.device, JSON.stringify(stored), now, expiresAt, now));
     return true;
   }
 
@@ -109,12 +113,12 @@ export class CommandRepository {
 
   /** Moves a command on; returns it as it now is. */
   set(id: string, status: QueuedStatus, result?: StoredResult, now = Date.now()): QueuedCommand | undefined {
-    this.setStmt.run(status, result === undefined ? null : JSON.stringify(result), now, id);
+    this.writes.write(() => this.setStmt.run(status, result === undefined ? null : JSON.stringify(result), now, id));
     return this.get(id);
   }
 
   /** Forgets finished commands last changed before `before`; returns how many. */
   prune(before: number): number {
-    return this.pruneStmt.run(before).changes;
+    return this.writes.write(() => this.pruneStmt.run(before).changes);
   }
 }
