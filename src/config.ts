@@ -16,6 +16,25 @@ const rdLimits = z
     maxPayloadBytes: z.number().int().positive().default(65_536),
     /** Requests per second per source address; 0 = off (many devices may share one address). */
     requestsPerSecondPerSource: z.number().min(0).default(0),
+    /** RFC 9176 §9.3: `ep` and `d` are at most 63 bytes; longer is 4.00. */
+    maxEpBytes: z.number().int().positive().default(63),
+    maxSectorBytes: z.number().int().positive().default(63),
+    /** One attribute (name and value) of a registration or of a link; longer is 4.13. */
+    maxAttributeBytes: z.number().int().positive().default(255),
+    /** Endpoint attributes (Uri-Query parameters beyond ep, d, lt, base, et) of one registration; more is 4.13. */
+    maxAttributesPerRegistration: z.number().int().positive().default(32),
+    /** Everything one registration holds (ep, d, base, et, attributes, links); more is 4.13. */
+    maxRegistrationBytes: z.number().int().positive().default(65_536),
+    /** Everything the directory holds; a registration past it is 5.03 with Max-Age 60. */
+    maxDirectoryBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
+    /** Search criteria in one lookup after duplicates are collapsed; more is 4.00. */
+    maxLookupFilters: z.number().int().positive().default(16),
+    /** Attribute tests one lookup may make (criteria × links visited); beyond it the lookup is 5.03. */
+    lookupBudget: z.number().int().positive().default(10_000_000),
   })
   .strict();
 
