@@ -8,7 +8,7 @@ import { CommandRunner } from './commands.js';
 import { dispatch, type Session } from './handlers.js';
 import { Link } from './link.js';
 import { valueToWire } from './payload.js';
-import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol.js';
+import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol/index.js';
 import { Upstream } from './upstream.js';
 
 export type ConnectorState = 'connecting' | 'authenticating' | 'online' | 'offline';

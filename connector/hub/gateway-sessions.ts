@@ -6,7 +6,7 @@ import {
   type EventFrame,
   type GatewayFrameOf,
   type TelemetryFrame,
-} from '../protocol.js';
+} from '../protocol/index.js';
 import type { PendingCommands } from './commands.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { GatewaySession, type GatewayLinkInfo, type SessionHost } from './gateway-session.js';

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
 import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
-import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol.js';
+import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
 import { DeviceRegistry } from './device-registry.js';

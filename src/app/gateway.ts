@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
-import { Connector } from '../connector/index.js';
-import { GATEWAY_PATH, Hub } from '../connector/hub/index.js';
-import { Executer } from '../executer/index.js';
-import { Observer } from '../observer/index.js';
-import { Pinger } from '../pinger/index.js';
-import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../rd/index.js';
-import { CoapClient } from './coap/client.js';
-import type { Config } from './config.js';
+import { Connector } from '../../connector/index.js';
+import { GATEWAY_PATH, Hub } from '../../connector/hub/index.js';
+import { Executer } from '../../executer/index.js';
+import { Observer } from '../../observer/index.js';
+import { Pinger } from '../../pinger/index.js';
+import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../../rd/index.js';
+import { CoapClient } from '../coap/client.js';
+import type { Config } from '../config.js';
 import { logActivity } from './activity-log.js';
-import { EventBus } from './events.js';
-import type { Link } from './store/index.js';
-import { Store } from './store/index.js';
+import { EventBus } from '../events.js';
+import type { Link } from '../coap/link-format.js';
+import { Store } from '../store/index.js';
 
 interface Component {
   name: string;

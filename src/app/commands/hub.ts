@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { Hub } from '../../connector/hub/index.js';
-import { ConfigError, type HubConfig } from '../config.js';
-import { createLogger } from '../log.js';
+import { Hub } from '../../../connector/hub/index.js';
+import { ConfigError, type HubConfig } from '../../config.js';
+import { createLogger } from '../../log.js';
 import { configFrom, integerIn, untilStopSignal, withConfigOption } from './options.js';
 
 interface HubOptions {
