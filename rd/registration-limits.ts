@@ -1,6 +1,6 @@
 import { badRequest, CoapError } from '../src/coap/types.js';
 import type { RdConfig } from '../src/config.js';
-import type { Attrs, Link } from '../src/store/types.js';
+import type { Attrs, Link } from '../src/coap/link-format.js';
 import type { RegistrationParams } from './query.js';
 
 /**
