@@ -18,4 +18,6 @@ export const migrations: readonly Migration[] = [
         last_connected_at INTEGER
       );
     `),
+  // The store a gateway's seq stream comes from (`hello.instance`).
+  (db) => db.exec('ALTER TABLE gateways ADD COLUMN instance TEXT'),
 ];

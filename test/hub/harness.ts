@@ -118,21 +118,23 @@ export class FakeGateway {
     port: number,
     id = GATEWAY_ID,
     secret = GATEWAY_SECRET,
+    instance?: string,
   ): Promise<FakeGateway & { lastSeq: number }> {
     const gateway = await FakeGateway.open(port);
-    const lastSeq = await gateway.handshake(id, secret);
+    const lastSeq = await gateway.handshake(id, secret, instance);
     return Object.assign(gateway, { lastSeq });
   }
 
-  async handshake(id: string, secret: string): Promise<number> {
-    await this.hello(id, secret);
+  async handshake(id: string, secret: string, instance?: string): Promise<number> {
+    await this.hello(id, secret, instance);
     return (await this.next('welcome')).lastSeq;
   }
 
-  /** Answers the challenge without waiting for the outcome. */
-  async hello(id: string, secret: string): Promise<void> {
+  /** Answers the challenge without waiting for the outcome; `instance` names the gateway's store. */
+  async hello(id: string, secret: string, instance?: string): Promise<void> {
     const challenge = await this.next('challenge');
-    this.send({ type: 'hello', gateway: id, hmac: hmacOf(challenge.nonce, secret) });
+    const hello = { type: 'hello' as const, gateway: id, hmac: hmacOf(challenge.nonce, secret) };
+    this.send(instance === undefined ? hello : { ...hello, instance });
   }
 
   send(frame: GatewayFrame | Record<string, unknown>): void {
@@ -166,3 +168,33 @@ export class FakeGateway {
     this.ws.terminate();
   }
 }
+
+/** A WebSocket client of the hub (/subscribe, /socket/info) with every JSON message it received. */
+export interface Client {
+  ws: WebSocket;
+  messages: Json[];
+  closed?: { code: number; reason: string };
+}
+
+export async function openClient(port: number, route: string): Promise<Client> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${route}`);
+  const client: Client = { ws, messages: [] };
+  ws.on('message', (data: Buffer) => client.messages.push(JSON.parse(data.toString())));
+  ws.on('close', (code, reason) => (client.closed = { code, reason: reason.toString() }));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return client;
+}
+
+export async function subscribe(client: Client, ...events: string[]): Promise<void> {
+  for (const event of events) client.ws.send(JSON.stringify({ action: 'subscribe', event }));
+  await waitFor(() =>
+    events.every((event) => client.messages.some((m) => m.action === 'subscribed' && m.event === event)),
+  );
+}
+
+/** The events (not the action replies) a client received, in order. */
+export const eventsOf = (client: Client): string[] =>
+  client.messages.filter((m) => 'event' in m && !('action' in m)).map((m) => m.event);
