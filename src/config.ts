@@ -140,6 +140,16 @@ const hub = z
     commandTimeoutMs: positive.default(10_000),
     tls: z.object({ cert: z.string(), key: z.string() }).strict().nullable().default(null),
     webhooks: z.array(webhook).default([]),
+    /** Open connections at once (HTTP, WebSocket); more are closed at once. */
+    maxConnections: z.number().int().positive().default(10_000),
+    /** Open connections from one address; more are closed at once. */
+    maxConnectionsPerAddress: z.number().int().positive().default(256),
+    /** A connection that sends no complete request for this long is closed. */
+    idleTimeoutMs: positive.default(10_000),
+    /** Subscription patterns one /subscribe client may hold. */
+    maxSubscriptionsPerClient: z.number().int().positive().default(256),
+    /** Published events the hub keeps for subscribers that resume (`{"action": "resume"}`). */
+    retainedEvents: z.number().int().min(0).default(10_000),
   })
   .strict();
 

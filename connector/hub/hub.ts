@@ -6,13 +6,14 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
 import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
-import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
+import { closeCodes, MAX_FRAME_BYTES, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
 import { DeviceRegistry } from './device-registry.js';
 import { GatewaySessions } from './gateway-sessions.js';
 import { HttpApi } from './http-api.js';
 import { HttpError } from './http-io.js';
+import { limitConnections, serverOptions } from './connection-limits.js';
 import { InfoSocket } from './info-socket.js';
 import { migrations } from './migrations.js';
 import { PubSub } from './pubsub.js';
@@ -36,7 +37,8 @@ export interface HubTuning {
 export const defaultTuning: HubTuning = {
   infoIntervalMs: 5_000,
   handshakeTimeoutMs: 10_000,
-  maxBodyBytes: 1024 * 1024,
+  // The same bound as a frame of the link: a body the hub takes is one a gateway takes (the envelope aside).
+  maxBodyBytes: MAX_FRAME_BYTES,
   maxCommandTimeoutMs: 120_000,
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
@@ -122,8 +124,11 @@ export class Hub {
       webhooks: webhooks.stats(),
     }));
     const server = config.tls
-      ? https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, api.handle)
-      : http.createServer(api.handle);
+      ? https.createServer(
+          { ...serverOptions(config), cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) },
+          api.handle,
+        )
+      : http.createServer(serverOptions(config), api.handle);
     const gatewayWss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD_BYTES });
     const clientWss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
     const routes: Record<string, (ws: WebSocket, req: http.IncomingMessage, url: URL) => void> = {
@@ -145,6 +150,7 @@ export class Hub {
       wss.handleUpgrade(req, socket, head, (ws) => route!(ws, req, url));
     });
     server.on('clientError', (_err, socket) => socket.destroy());
+    limitConnections(server, config, log);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {

@@ -5,6 +5,7 @@
  */
 export * from './constants.js';
 export * from './hmac.js';
+export * from './json-depth.js';
 export {
   deviceInfoSchema,
   gatewayFrameSchemas,

@@ -9,6 +9,7 @@ import {
   type HubFrame,
   type Schemas,
 } from './frames.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth.js';
 
 // ---- parsing ------------------------------------------------------------------------------------
 
@@ -40,6 +41,7 @@ function parseWith<S extends Schemas>(schemas: S, data: RawFrame, isBinary: bool
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return refuse('invalid_frame', 'a frame is a JSON object with a "type"');
   }
+  if (nestedDeeperThan(raw)) return refuse('invalid_frame', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   const type = (raw as { type?: unknown }).type;
   const schema = typeof type === 'string' && Object.hasOwn(schemas, type) ? schemas[type] : undefined;
   if (schema === undefined) {

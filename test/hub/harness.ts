@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { parseConfig, type HubConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import type { DeviceInfo } from '../../src/store/index.js';
 import { Hub, GATEWAY_PATH, type HubTuning } from '../../connector/hub/index.js';
 import {
@@ -33,7 +33,12 @@ export interface RunningHub {
 
 /** A real Hub on 127.0.0.1, port 0, with its SQLite file in `dir` (a fresh temp dir unless given, to test restarts). */
 export async function startHub(
-  options: { dir?: string; hub?: Partial<Record<keyof HubConfig, unknown>>; tuning?: Partial<HubTuning> } = {},
+  options: {
+    dir?: string;
+    hub?: Partial<Record<keyof HubConfig, unknown>>;
+    tuning?: Partial<HubTuning>;
+    log?: Logger;
+  } = {},
 ): Promise<RunningHub> {
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-hub-'));
   const config = parseConfig({
@@ -45,7 +50,7 @@ export async function startHub(
       ...options.hub,
     },
   }).hub;
-  const hub = new Hub({ log: silentLogger(), config, tuning: options.tuning });
+  const hub = new Hub({ log: options.log ?? silentLogger(), config, tuning: options.tuning });
   const { port } = await hub.start();
   const scheme = config.tls ? 'https' : 'http';
   return { hub, port, base: `${scheme}://127.0.0.1:${port}`, dir, config, stop: () => hub.stop() };
