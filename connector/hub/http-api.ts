@@ -6,7 +6,7 @@ import type { DeviceRegistry } from './device-registry.js';
 import type { GatewaySessions } from './gateway-sessions.js';
 import { encodeFrame, MAX_FRAME_BYTES } from '../protocol/index.js';
 import { HttpError, isAborted, readJsonBody, sendError, sendJson, validate } from './http-io.js';
-import { eventName, type PubSub } from './pubsub.js';
+import { eventName, isHubEventName, type PubSub } from './pubsub.js';
 import { commandFrameOf, sendBodySchema } from './send-command.js';
 
 export interface HttpApiDeps {
@@ -139,6 +139,9 @@ export class HttpApi {
   private async publish(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const from = validate(clientName, url.searchParams.get('clientName') ?? undefined, 'clientName');
     const body = validate(publishBody, await readJsonBody(req, this.deps.maxBodyBytes), 'body');
+    if (isHubEventName(body.event)) {
+      throw new HttpError(403, 'forbidden', `event: '${body.event}' is the hub's own (telemetry, device.*, gateway.*)`);
+    }
     this.deps.pubsub.publish(body.event, body.data ?? null, from);
     sendJson(res, 201, { status: 'published', event: body.event });
   }

@@ -6,6 +6,7 @@ import { MAX_JSON_DEPTH, nestedDeeperThan } from '../protocol/index.js';
 export type ApiErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'
   | 'payload_too_large'

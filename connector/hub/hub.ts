@@ -17,6 +17,7 @@ import { limitConnections, serverOptions } from './connection-limits.js';
 import { InfoSocket } from './info-socket.js';
 import { migrations } from './migrations.js';
 import { PubSub } from './pubsub.js';
+import { RetainedEvents } from './retained-events.js';
 import { SeqLedger } from './seq-ledger.js';
 import { Webhooks, type WebhookOptions } from './webhooks.js';
 
@@ -87,7 +88,11 @@ export class Hub {
     const registry = new DeviceRegistry(db);
     const ledger = new SeqLedger(db);
     const pending = new PendingCommands();
-    const pubsub = new PubSub(log, { maxBufferedBytes: tuning.maxSubscriberBufferedBytes });
+    const pubsub = new PubSub(log, {
+      maxBufferedBytes: tuning.maxSubscriberBufferedBytes,
+      maxPatternsPerClient: config.maxSubscriptionsPerClient,
+      retained: new RetainedEvents(db, config.retainedEvents),
+    });
     const webhooks = new Webhooks(log, config.webhooks, tuning.webhooks);
     pubsub.onPublish((name, data, from) => webhooks.deliver(name, data, from));
     const commit = db.transaction(() => {
