@@ -6,7 +6,7 @@ import type { Store } from '../src/store/index.js';
 import { Backoff } from './backoff.js';
 import { CommandRunner } from './commands.js';
 import { dispatch, type Session } from './handlers.js';
-import { Link } from './link.js';
+import { Link, type LinkTls } from './link.js';
 import { valueToWire } from './payload.js';
 import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol/index.js';
 import { snapshotParts } from './snapshot.js';
@@ -20,6 +20,8 @@ export interface ConnectorDeps {
   log: Logger;
   config: PlatformConfig;
   execute: Execute;
+  /** How a wss:// link checks the hub's certificate (default: the system's CAs). */
+  tls?: LinkTls;
 }
 
 /** How long an open socket may take to get from `challenge` to `welcome`. */
@@ -123,6 +125,7 @@ export class Connector {
         close: (code, reason) => this.closed(link, code, reason),
       },
       this.deps.log,
+      this.deps.tls,
     );
     const session = this.sessionOf(link);
     this.link = link;

@@ -1,2 +1,3 @@
 export { Connector, type ConnectorDeps, type ConnectorState } from './connector.js';
+export type { LinkTls } from './link.js';
 export * from './protocol/index.js';

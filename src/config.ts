@@ -1,15 +1,34 @@
 import fs from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth.js';
 
 const port = z.number().int().min(0).max(65535);
+
+/** `a.b.c.d/n` or `ipv6/n` (the prefix may be left out for a single address), as net.BlockList takes it. */
+export function isCidr(text: string): boolean {
+  const [network = '', bits, extra] = text.split('/');
+  const family = isIP(network);
+  if (family === 0 || extra !== undefined) return false;
+  const max = family === 4 ? 32 : 128;
+  if (bits !== undefined && !(/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max)) return false;
+  try {
+    new BlockList().addSubnet(network, bits === undefined ? max : Number(bits), family === 4 ? 'ipv4' : 'ipv6');
+    return true;
+  } catch {
+    return false;
+  }
+}
 const positive = z.number().positive();
 const seconds = z.number().positive();
 
 const rdLimits = z
   .object({
     /** Source networks allowed to register (CIDR); others get 4.03. */
-    allowedNetworks: z.array(z.string()).default(['0.0.0.0/0', '::/0']),
+    allowedNetworks: z
+      .array(z.string().refine(isCidr, 'not a CIDR network (e.g. 10.0.0.0/8, fd00::/8)'))
+      .default(['0.0.0.0/0', '::/0']),
     maxRegistrations: z.number().int().positive().default(100_000),
     maxLinksPerRegistration: z.number().int().positive().default(512),
     /** Largest request payload accepted (bytes, after block-wise reassembly); larger gets 4.13. */
@@ -231,11 +250,28 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]!] = value;
 }
 
+const yes = (value: string | undefined): boolean => ['1', 'true', 'yes', 'on'].includes((value ?? '').toLowerCase());
+
+/**
+ * PiCloud's TLS variables (`USE_TLS` with `CERT_FILE` and `KEY_FILE`), for the standalone hub and the
+ * embedded one alike: a security setting is never ignored.
+ */
+export function hubWithTlsFromEnv(hub: HubConfig, env: Env): HubConfig {
+  if (!yes(env.USE_TLS)) return hub;
+  const cert = env.CERT_FILE ?? hub.tls?.cert;
+  const key = env.KEY_FILE ?? hub.tls?.key;
+  if (!cert || !key) throw new ConfigError('USE_TLS is set: CERT_FILE and KEY_FILE (or hub.tls) must name the files');
+  return { ...hub, tls: { cert, key } };
+}
+
 /** Validates raw configuration (file contents with env overrides applied) into a typed Config. */
 export function parseConfig(raw: unknown, source = 'configuration', env: Env = {}): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${source}: must be a JSON object`);
   }
+  // structuredClone and zod recurse: a 5,000-deep file ended in "Maximum call stack size exceeded".
+  if (nestedDeeperThan(raw, MAX_JSON_DEPTH))
+    throw new ConfigError(`${source}: nested deeper than ${MAX_JSON_DEPTH} levels`);
   const merged = structuredClone(raw) as Record<string, unknown>;
   for (const [name, { path, parse }] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../protocol/index.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../src/json-depth.js';
 
 /** The `error.code` values of the HTTP API (docs/api.md "Errors"). */
 export type ApiErrorCode =

@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { HubConfig } from '../../src/config.js';
+import { ConfigError, type HubConfig } from '../../src/config.js';
 import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
 import { closeCodes, MAX_FRAME_BYTES, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
@@ -84,6 +84,7 @@ export class Hub {
     if (this.running) throw new Error('hub already started');
     const { log, config } = this.deps;
     const tuning = this.tuning;
+    const tls = config.tls && { cert: readTlsFile('cert', config.tls.cert), key: readTlsFile('key', config.tls.key) };
     const db = openDatabase(config.db, migrations);
     const registry = new DeviceRegistry(db);
     const ledger = new SeqLedger(db);
@@ -128,11 +129,8 @@ export class Hub {
       clients: pubsub.info(),
       webhooks: webhooks.stats(),
     }));
-    const server = config.tls
-      ? https.createServer(
-          { ...serverOptions(config), cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) },
-          api.handle,
-        )
+    const server = tls
+      ? https.createServer({ ...serverOptions(config), ...tls }, api.handle)
       : http.createServer(serverOptions(config), api.handle);
     const gatewayWss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD_BYTES });
     const clientWss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -197,6 +195,17 @@ export class Hub {
       return new HttpError(400, 'bad_request', 'clientName: required in the query');
     }
     return undefined;
+  }
+}
+
+/** A TLS file that cannot be read is a configuration error naming the setting (and PiCloud's variable for it). */
+function readTlsFile(which: 'cert' | 'key', file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const variable = which === 'cert' ? 'CERT_FILE' : 'KEY_FILE';
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(`hub.tls.${which} (${variable}): cannot read ${file} (${code}); name a readable PEM file`);
   }
 }
 

@@ -5,7 +5,6 @@
  */
 export * from './constants.js';
 export * from './hmac.js';
-export * from './json-depth.js';
 export {
   deviceInfoSchema,
   gatewayFrameSchemas,

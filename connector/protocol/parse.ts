@@ -9,7 +9,7 @@ import {
   type HubFrame,
   type Schemas,
 } from './frames.js';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../src/json-depth.js';
 
 // ---- parsing ------------------------------------------------------------------------------------
 

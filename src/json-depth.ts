@@ -1,6 +1,7 @@
 /**
- * How deeply a JSON value on the link or the HTTP API may nest. JSON.parse takes any depth, but JSON.stringify
- * and the validators recurse: a 100,000-deep payload ended as a RangeError (500) instead of a 400.
+ * How deeply a JSON value (a frame of the platform link, an HTTP body, the configuration) may nest. JSON.parse
+ * takes any depth, but JSON.stringify, structuredClone and the validators recurse: a 100,000-deep payload ended
+ * as a RangeError (500) instead of a 400, a 5,000-deep configuration as "Maximum call stack size exceeded".
  */
 export const MAX_JSON_DEPTH = 64;
 
