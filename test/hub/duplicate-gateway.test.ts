@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeCodes } from '../../connector/protocol/index.js';
+import { recordingLogger, type LogRecord } from '../helpers/log.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   API_KEY,
@@ -16,10 +17,13 @@ import {
 } from './harness.js';
 
 let hub: RunningHub;
+let records: LogRecord[];
 const gateways: FakeGateway[] = [];
 const sockets: WebSocket[] = [];
 beforeEach(async () => {
-  hub = await startHub();
+  const recording = recordingLogger('info');
+  records = recording.records;
+  hub = await startHub({ log: recording.log });
 });
 afterEach(async () => {
   for (const gateway of gateways.splice(0)) gateway.close();
@@ -56,6 +60,9 @@ describe('two gateways with the same id', () => {
     first.send(telemetry(1, 'a1'));
     await first.acked(1);
     expect(first.closed).toBeUndefined();
+    const refused = records.filter((r) => r.msg.startsWith('gateway refused: another gateway with the same id'));
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ level: 40, gateway: GATEWAY_ID, instance: 'store-b', live: 'store-a' });
   });
 
   it('a reconnect of the same store still replaces its older session', async () => {
