@@ -1,13 +1,15 @@
 import type { Execute } from '../src/command.js';
 import type { PlatformConfig } from '../src/config.js';
-import { DEVICE_EVENTS, type EventBus } from '../src/events.js';
+import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
+import type { Registry } from '../src/metrics/index.js';
 import type { Store } from '../src/store/index.js';
 import { Backoff } from './backoff.js';
+import { feedUpstream } from './bus-feed.js';
 import { CommandRunner } from './commands.js';
 import { dispatch, type Session } from './handlers.js';
 import { Link, type LinkTls } from './link.js';
-import { valueToWire } from './payload.js';
+import { ConnectorMetrics } from './metrics.js';
 import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol/index.js';
 import { snapshotParts } from './snapshot.js';
 import { Upstream } from './upstream.js';
@@ -22,6 +24,8 @@ export interface ConnectorDeps {
   execute: Execute;
   /** How a wss:// link checks the hub's certificate (default: the system's CAs). */
   tls?: LinkTls;
+  /** Where the link's metrics are registered, if anywhere. */
+  metrics?: Registry;
 }
 
 /** How long an open socket may take to get from `challenge` to `welcome`. */
@@ -49,6 +53,7 @@ export class Connector {
   private readonly upstream: Upstream;
   private readonly commands: CommandRunner;
   private readonly backoff: Backoff;
+  private readonly metrics: ConnectorMetrics | undefined;
   private current: ConnectorState = 'offline';
   private running = false;
   private link: Link | undefined;
@@ -63,6 +68,7 @@ export class Connector {
     this.upstream = new Upstream(deps.store, deps.log);
     this.commands = new CommandRunner(deps.execute, deps.log);
     this.backoff = new Backoff(deps.config.reconnectMinMs, deps.config.reconnectMaxMs);
+    this.metrics = deps.metrics && new ConnectorMetrics(deps.metrics, () => this.current);
   }
 
   async start(): Promise<void> {
@@ -96,22 +102,8 @@ export class Connector {
     return this.current;
   }
 
-  /** Every device event and telemetry value goes into the outbox first, whatever the link's state. */
   private subscribe(): void {
-    const { bus } = this.deps;
-    for (const name of DEVICE_EVENTS) {
-      this.unsubscribe.push(
-        bus.on(name, (payload) => {
-          const reason = 'reason' in payload ? { reason: payload.reason } : {};
-          this.upstream.event(name, { device: payload.device, ...reason, ts: Date.now() });
-        }),
-      );
-    }
-    this.unsubscribe.push(
-      bus.on('telemetry', ({ device, path, ct, value, encoding, ts }) =>
-        this.upstream.telemetry({ device, path, ct, ...valueToWire(value, encoding), ts }),
-      ),
-    );
+    this.unsubscribe.push(...feedUpstream(this.deps.bus, this.upstream));
   }
 
   private connect(): void {
@@ -168,6 +160,7 @@ export class Connector {
     const delay = this.backoff.next();
     this.noteProblem(code, reason, delay);
     this.setState('offline');
+    this.metrics?.reconnecting();
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
@@ -185,6 +178,7 @@ export class Connector {
     if (next === this.current) return;
     const previous = this.current;
     this.current = next;
+    this.metrics?.changed();
     const quiet = next === 'connecting' || next === 'authenticating' || (next === 'offline' && previous !== 'online');
     this.deps.log[quiet ? 'debug' : 'info']({ state: next, from: previous, ...details }, `platform link ${next}`);
   }

@@ -2,8 +2,10 @@ import type { ObserverConfig } from '../src/config.js';
 import type { CoapClientApi, CoapReply } from '../src/coap/types.js';
 import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
+import type { Registry } from '../src/metrics/index.js';
 import type { Store } from '../src/store/index.js';
 import { Limiter } from './limiter.js';
+import { ObserverMetrics } from './metrics.js';
 import { ObservationTask } from './observation-task.js';
 import { PollTask } from './poll-task.js';
 import { sameTarget, selectResources, targetKey, type ResourceTarget } from './selection.js';
@@ -16,6 +18,8 @@ export interface ObserverDeps {
   log: Logger;
   config: ObserverConfig;
   client: Pick<CoapClientApi, 'request' | 'observe'>;
+  /** Where the Observer's metrics are registered, if anywhere. */
+  metrics?: Registry;
 }
 
 /** How long stop() waits for deregistrations: a live device on the LAN answers within milliseconds. */
@@ -42,6 +46,7 @@ export class Observer {
   private readonly stopping = new Set<Promise<void>>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly ctx: TaskContext;
+  private readonly metrics: ObserverMetrics | undefined;
 
   constructor(private readonly deps: ObserverDeps) {
     const { config, client, log } = deps;
@@ -53,6 +58,7 @@ export class Observer {
       defaultMaxAgeSeconds: config.defaultMaxAgeSeconds,
       publish: (target, reply) => this.publish(target, reply),
     };
+    this.metrics = deps.metrics && new ObserverMetrics(deps.metrics, () => this.taskCount());
   }
 
   async start(): Promise<void> {
@@ -139,6 +145,7 @@ export class Observer {
 
   private publish(target: ResourceTarget, reply: CoapReply): void {
     if (!reply.code.startsWith('2.')) return;
+    this.metrics?.received(reply.observe !== undefined);
     this.deps.bus.emit('telemetry', toTelemetry(target.deviceId, target.path, reply));
   }
 }

@@ -3,8 +3,10 @@ import type { PingerConfig } from '../src/config.js';
 import type { CoapClientApi } from '../src/coap/types.js';
 import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
+import type { Registry } from '../src/metrics/index.js';
 import type { Device, Store } from '../src/store/index.js';
 import { Liveness } from './liveness.js';
+import { PingerMetrics } from './metrics.js';
 
 export interface PingerDeps {
   store: Store;
@@ -12,6 +14,8 @@ export interface PingerDeps {
   log: Logger;
   config: PingerConfig;
   client: Pick<CoapClientApi, 'ping'>;
+  /** Where the Pinger's metrics are registered, if anywhere. */
+  metrics?: Registry;
 }
 
 export interface SweepStats {
@@ -34,6 +38,7 @@ export interface SweepStats {
  */
 export class Pinger {
   private readonly liveness: Liveness;
+  private readonly metrics: PingerMetrics | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<SweepStats> | undefined;
@@ -44,6 +49,7 @@ export class Pinger {
 
   constructor(private readonly deps: PingerDeps) {
     this.liveness = new Liveness(deps.store, deps.bus, deps.log, deps.config.missesBeforeOffline);
+    this.metrics = deps.metrics && new PingerMetrics(deps.metrics);
   }
 
   async start(): Promise<void> {
@@ -133,6 +139,7 @@ export class Pinger {
     await Promise.all(Array.from({ length: Math.min(config.concurrency, planned.length) }, worker));
     stats.durationMs = performance.now() - startedAt;
     this.last = stats;
+    this.metrics?.round(stats.durationMs);
     return stats;
   }
 
@@ -142,6 +149,7 @@ export class Pinger {
     if (!current || current.host !== pinged.host || current.port !== pinged.port) return;
     if (answered) stats.answered++;
     else stats.missed++;
+    this.metrics?.ping(answered);
     const transition = answered ? this.liveness.alive(current.id) : this.liveness.missed(current.id);
     if (transition === 'online') stats.cameOnline++;
     if (transition === 'offline') stats.wentOffline++;

@@ -61,6 +61,7 @@ export class PubSub {
   private readonly index = new PatternIndex<Subscriber>();
   private readonly corked = new Set<Subscriber>();
   private readonly listeners: Array<(name: string, data: unknown, from?: string) => void> = [];
+  private droppedCount = 0;
 
   constructor(
     private readonly log: Logger,
@@ -101,6 +102,16 @@ export class PubSub {
       this.log.info({ clientName }, 'subscriber disconnected');
     });
     ws.on('error', (err) => this.log.debug({ err, clientName }, 'subscriber socket error'));
+  }
+
+  /** Subscribers connected now. */
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  /** Events not delivered because their subscriber was too slow and was disconnected (for metrics). */
+  dropped(): number {
+    return this.droppedCount;
   }
 
   info(): SubscriberInfo[] {
@@ -170,6 +181,7 @@ export class PubSub {
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > this.options.maxBufferedBytes) {
       this.forget(subscriber);
+      this.droppedCount++;
       this.log.warn(
         { clientName: subscriber.info.clientName, buffered: ws.bufferedAmount },
         'subscriber too slow, disconnecting',

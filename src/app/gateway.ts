@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { Connector, type LinkTls } from '../../connector/index.js';
-import { GATEWAY_PATH, Hub } from '../../connector/hub/index.js';
+import { createConnector, type LinkTls, type PlatformLink } from '../../connector/index.js';
+import { GATEWAY_PATH, Hub, isAuthorized } from '../../connector/hub/index.js';
 import { Executer } from '../../executer/index.js';
 import { Observer } from '../../observer/index.js';
 import { Pinger } from '../../pinger/index.js';
@@ -11,6 +11,8 @@ import { CoapClient } from '../coap/client.js';
 import { ConfigError, type Config } from '../config.js';
 import { logActivity } from './activity-log.js';
 import { EventBus } from '../events.js';
+import { createRegistry, MetricsServer, operatorRoutes, type ReadinessCheck, type Registry } from '../metrics/index.js';
+import { registerCoreMetrics, timedCommands } from '../metrics/core-metrics.js';
 import type { Link } from '../coap/link-format.js';
 import { Store } from '../store/index.js';
 
@@ -66,11 +68,14 @@ export class Gateway {
   readonly rd: ResourceDirectory;
   readonly executer: Executer;
   readonly hub: Hub | null;
+  /** Every metric of this process: the components', the core's and Node's (served at /metrics). */
+  readonly metrics: Registry;
   private readonly client: CoapClient;
   private readonly components: Component[];
   private readonly started: Component[] = [];
-  private connector: Connector | undefined;
+  private connector: PlatformLink | undefined;
   private hubPort: number | undefined;
+  private readonly execute;
 
   constructor(
     private readonly config: Config,
@@ -80,7 +85,14 @@ export class Gateway {
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'an event listener failed'));
     logActivity(this.bus, log.child({ component: 'activity' }));
     this.client = new CoapClient({ log: log.child({ component: 'coap-client' }) });
-    const shared = (component: string) => ({ store: this.store, bus: this.bus, log: log.child({ component }) });
+    this.metrics = createRegistry();
+    registerCoreMetrics(this.metrics, this.store, this.bus);
+    const shared = (component: string) => ({
+      store: this.store,
+      bus: this.bus,
+      log: log.child({ component }),
+      metrics: this.metrics,
+    });
 
     this.rd = new ResourceDirectory({
       ...shared('rd'),
@@ -91,6 +103,7 @@ export class Gateway {
       multicastGroups: multicastGroups(config.discovery),
     });
     this.executer = new Executer({ ...shared('executer'), config: config.executer, client: this.client });
+    this.execute = timedCommands(this.metrics, (command) => this.executer.execute(command));
     this.hub =
       config.platform.url === null
         ? new Hub({
@@ -99,8 +112,24 @@ export class Gateway {
               ...config.hub,
               gateways: { ...config.hub.gateways, [config.platform.gatewayId]: config.platform.secret },
             },
+            metrics: this.metrics,
+            metricsNeedApiKey: config.metrics.requireApiKey,
+            readiness: () => this.readiness(),
           })
         : null;
+    const metricsServer =
+      this.hub === null && config.metrics.port !== null
+        ? new MetricsServer({
+            host: config.metrics.host,
+            port: config.metrics.port,
+            log: log.child({ component: 'metrics' }),
+            routes: operatorRoutes({
+              registry: this.metrics,
+              readiness: () => this.readiness(),
+              mayReadMetrics: (req, url) => !config.metrics.requireApiKey || isAuthorized(req, url, config.hub.apiKey),
+            }),
+          })
+        : undefined;
 
     const pinger = new Pinger({ ...shared('pinger'), config: config.pinger, client: this.client });
     const observer = new Observer({ ...shared('observer'), config: config.observer, client: this.client });
@@ -113,6 +142,10 @@ export class Gateway {
     });
 
     this.components = [
+      // First, so /healthz answers while the rest starts and /readyz says what is not up yet.
+      ...(metricsServer
+        ? [{ name: 'metrics', start: () => metricsServer.start(), stop: () => metricsServer.stop() }]
+        : []),
       { name: 'hub', start: () => this.startHub(), stop: () => this.hub?.stop() ?? Promise.resolve() },
       // Right after the hub: every event from here on reaches the outbox, and on stop the workers'
       // last events are written before the link closes. start() does not wait for the link.
@@ -176,12 +209,13 @@ export class Gateway {
 
   private async startConnector(): Promise<void> {
     const url = this.config.platform.url ?? this.embeddedHubUrl();
-    this.connector = new Connector({
+    this.connector = createConnector({
       store: this.store,
       bus: this.bus,
       log: this.log.child({ component: 'connector' }),
       config: { ...this.config.platform, url },
-      execute: (command) => this.executer.execute(command),
+      execute: this.execute,
+      metrics: this.metrics,
       ...(this.hub && this.config.hub.tls && { tls: pinnedTo(this.config.hub.tls.cert) }),
     });
     await this.connector.start();
@@ -191,6 +225,27 @@ export class Gateway {
     const { host, port, tls } = this.config.hub;
     const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     return `${tls ? 'wss' : 'ws'}://${target.includes(':') ? `[${target}]` : target}:${this.hubPort ?? port}${GATEWAY_PATH}`;
+  }
+
+  /** /readyz of the gateway (RFC-less, as Kubernetes probes expect): store open, RD bound, platform link up. */
+  private readiness(): ReadinessCheck[] {
+    return [
+      { name: 'store', check: () => this.store.db.open || 'the store is closed' },
+      {
+        name: 'rd',
+        check: () => {
+          this.rd.address();
+          return true;
+        },
+      },
+      {
+        name: 'platform_link',
+        check: () => {
+          const state = this.connector?.state() ?? 'offline';
+          return state === 'online' || `the platform link is ${state}`;
+        },
+      },
+    ];
   }
 
   private onDiscovered(host: string, port: number, links: Link[]): void {

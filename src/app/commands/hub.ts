@@ -39,7 +39,11 @@ export function register(program: Command): void {
     .action(async (options: HubOptions) => {
       const config = configFrom(options);
       const log = createLogger({ level: process.env.LOG_LEVEL ?? config.log.level });
-      const hub = new Hub({ log, config: standaloneHubConfig(config.hub, process.env, options) });
+      const hub = new Hub({
+        log,
+        config: standaloneHubConfig(config.hub, process.env, options),
+        metricsNeedApiKey: config.metrics.requireApiKey,
+      });
       await hub.start();
       await untilStopSignal();
       await hub.stop();
