@@ -49,7 +49,7 @@ const rdLimits = z
       .number()
       .int()
       .positive()
-      .default(256 * 1024 * 1024),
+      .default(64 * 1024 * 1024),
     /** Search criteria in one lookup after duplicates are collapsed; more is 4.00. */
     maxLookupFilters: z.number().int().positive().default(16),
     /** Attribute tests one lookup may make (criteria × links visited); beyond it the lookup is 5.03. */
