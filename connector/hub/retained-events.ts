@@ -1,4 +1,4 @@
-import type { Db } from '../../src/store/index.js';
+import type { Db, WriteBatch } from '../../src/store/index.js';
 
 /** One published event as subscribers receive it: its name and its message text (which carries its seq). */
 export interface RetainedEvent {
@@ -7,7 +7,11 @@ export interface RetainedEvent {
   text: string;
 }
 
-/** Seqs taken from the database at a time: a crash skips the rest of a block, it never hands a seq out twice. */
+/**
+ * Seqs are reserved in the database ahead of use, at least SEQ_BLOCK beyond the last one handed out: a crash
+ * skips the rest of the reservation and never hands a seq out twice, even if the latest extension of the
+ * reservation was still in the open write batch (fewer than SEQ_BLOCK events fit in one batch window).
+ */
 const SEQ_BLOCK = 10_000;
 
 /**
@@ -26,10 +30,11 @@ export class RetainedEvents {
   private readonly insertStmt;
   private readonly trimStmt;
   private readonly reserveStmt;
-  private readonly flushAll;
+  private readonly flushAll: () => void;
 
   constructor(
     private readonly db: Db,
+    private readonly writes: WriteBatch,
     private readonly capacity: number,
   ) {
     const reserved = db.prepare("SELECT value FROM hub_meta WHERE key = 'events.reserved'").pluck().get() as
@@ -45,12 +50,22 @@ export class RetainedEvents {
     this.reserveStmt = db.prepare(
       "INSERT INTO hub_meta (key, value) VALUES ('events.reserved', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     );
-    this.flushAll = db.transaction(() => {
-      for (const event of this.pending) this.insertStmt.run(event.seq, event.name, event.text);
-      this.pending.length = 0;
-      const first = this.window[0]?.seq;
-      if (first !== undefined) this.trimStmt.run(first);
-    });
+    this.flushAll = () =>
+      writes.write(() => {
+        for (const event of this.pending) this.insertStmt.run(event.seq, event.name, event.text);
+        this.pending.length = 0;
+        const first = this.window[0]?.seq;
+        if (first !== undefined) this.trimStmt.run(first);
+      });
+    // The first reservation of this run is on disk before any seq of it is handed out.
+    this.reserve();
+    writes.commit();
+  }
+
+  private reserve(): void {
+    this.reservedUpTo = this.nextSeq + 2 * SEQ_BLOCK;
+    const value = String(this.reservedUpTo);
+    this.writes.write(() => this.reserveStmt.run(value));
   }
 
   /** Whether events are kept at all (a window of 0 keeps none). */
@@ -60,10 +75,7 @@ export class RetainedEvents {
 
   /** The seq of the next event. */
   takeSeq(): number {
-    if (this.nextSeq > this.reservedUpTo) {
-      this.reservedUpTo += SEQ_BLOCK;
-      this.reserveStmt.run(String(this.reservedUpTo));
-    }
+    if (this.nextSeq + SEQ_BLOCK > this.reservedUpTo) this.reserve();
     return this.nextSeq++;
   }
 

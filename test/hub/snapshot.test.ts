@@ -34,7 +34,7 @@ describe('a snapshot of any size reaches the hub', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-snapshot-'));
     const store = new Store({ file: path.join(dir, 'gw.db') });
     const count = 100_000;
-    store.transaction(() => {
+    store.write(() => {
       for (let i = 0; i < count; i++) {
         store.devices.create({ ep: `sensor-${i}`, d: 'building-7', source: 'registration', host: '10.0.0.1', port: i });
       }
