@@ -5,6 +5,7 @@ import { GroupRepository } from './groups.js';
 import { migrations } from './migrations.js';
 import { Outbox } from './outbox.js';
 import { RegistrationRepository } from './registrations.js';
+import { newId } from './ids.js';
 import { openDatabase, type Db } from './sqlite.js';
 import { defaultSleepyRules, SleepyClassifier } from './sleepy.js';
 import { WriteBatch } from './write-batch.js';
@@ -62,6 +63,11 @@ export class Store {
   readonly commands: CommandRepository;
   /** The one rule every component asks whether a device sleeps and how long it stays awake. */
   readonly sleepy: SleepyClassifier;
+  /**
+   * This store's own id, made when the file is first opened: what tells the platform two gateways configured
+   * with the same gateway id apart (their seq streams are different streams).
+   */
+  readonly instance: string;
   private readonly checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(options: StoreOptions) {
@@ -76,6 +82,16 @@ export class Store {
     this.outbox = new Outbox(this.db, this.writes, options.outboxMax ?? 100_000);
     this.commands = new CommandRepository(this.db, this.writes);
     this.sleepy = options.sleepy ?? new SleepyClassifier(defaultSleepyRules);
+    this.instance = this.instanceId();
+  }
+
+  private instanceId(): string {
+    const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'store.instance'").pluck().get() as
+      string | undefined;
+    if (stored !== undefined) return stored;
+    const made = newId();
+    this.db.prepare("INSERT INTO meta (key, value) VALUES ('store.instance', ?)").run(made);
+    return made;
   }
 
   /** Runs `change` as one atomic change (all of its writes land, or none) in the open batch. */
