@@ -29,6 +29,10 @@ interface CommandRow {
 }
 
 const PENDING = "('queued', 'sent')";
+/** Finished commands the hub keeps readable: a week, as the gateway's own queue keeps them a day by default. */
+const KEEP_FINISHED_MS = 7 * 86_400_000;
+/** How often (in applied statuses) finished records past KEEP_FINISHED_MS are removed. */
+const PRUNE_EVERY = 500;
 
 function fromRow(row: CommandRow): CommandRecord {
   return {
@@ -55,8 +59,13 @@ export class CommandRecords {
   private readonly getStmt;
   private readonly byDeviceStmt;
   private readonly pendingByDeviceStmt;
+  private readonly pruneStmt;
+  private applied = 0;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly keepFinishedMs = KEEP_FINISHED_MS,
+  ) {
     this.upsertStmt = db.prepare(
       `INSERT INTO commands (id, gateway, device, method, path, status, result, expires_at, created_at, updated_at)
        VALUES (@id, @gateway, @device, @method, @path, @status, @result, @expiresAt, @ts, @ts)
@@ -69,6 +78,7 @@ export class CommandRecords {
     this.pendingByDeviceStmt = db.prepare(
       `SELECT * FROM commands WHERE device = ? AND status IN ${PENDING} ORDER BY created_at, rowid`,
     );
+    this.pruneStmt = db.prepare(`DELETE FROM commands WHERE status NOT IN ${PENDING} AND updated_at < ?`);
   }
 
   /** Applies a gateway's status frame; returns the record as it now stands. */
@@ -84,6 +94,7 @@ export class CommandRecords {
       expiresAt: frame.expiresAt,
       ts: frame.ts,
     });
+    if (++this.applied % PRUNE_EVERY === 0) this.pruneStmt.run(Date.now() - this.keepFinishedMs);
     return this.get(frame.id)!;
   }
 
