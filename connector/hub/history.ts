@@ -61,9 +61,16 @@ interface DeviceState {
   paths: Map<string, PathState>;
 }
 
-/** A number to chart: a JSON number, or the first numeric field of a small object (`{"value": 21.5}`). */
+/**
+ * A number to chart: a JSON number, the first numeric field of an object (`{"value": 21.5}`), or the value of the
+ * first SenML record that has one (RFC 8428 §4.2: `v`).
+ */
 function numericOf(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (Array.isArray(value)) {
+    const record = value.find((r): r is { v: number } => typeof (r as { v?: unknown } | null)?.v === 'number');
+    return record !== undefined && Number.isFinite(record.v) ? record.v : undefined;
+  }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     for (const field of Object.values(value)) if (typeof field === 'number' && Number.isFinite(field)) return field;
   }

@@ -5,11 +5,12 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
-import { createRegistry, operatorRoutes, type ReadinessCheck, type Registry } from '../../src/metrics/index.js';
+import { operatorRoutes, Registry, type ReadinessCheck } from '../../src/metrics/index.js';
 import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
 import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
+import { DashboardFiles } from './dashboard-files.js';
 import { DeviceRegistry } from './device-registry.js';
 import { GatewaySessions } from './gateway-sessions.js';
 import { DeviceHistory, type HistoryLimits } from './history.js';
@@ -53,7 +54,7 @@ export interface HubDeps {
   log: Logger;
   config: HubConfig;
   tuning?: Partial<HubTuning>;
-  /** Where the hub registers its metrics and what /metrics serves; a registry of its own when not given. */
+  /** Where the hub registers its metrics and what /metrics serves (the program adds Node's defaults to it). */
   metrics?: Registry;
   /** Whether /metrics needs the API key (default true); /healthz and /readyz never do. */
   metricsNeedApiKey?: boolean;
@@ -203,8 +204,8 @@ export class Hub {
   }
 
   /**
-   * Every HTTP request: /healthz, /readyz and /metrics first (no key for health), then the API. Each request is
-   * timed for /metrics by its route pattern.
+   * Every HTTP request: /healthz, /readyz and /metrics first (no key for health), then the dashboard's files (no
+   * key: the page asks for it), then the API. Each request is timed for /metrics by its route pattern.
    */
   private requestHandler(
     db: Db,
@@ -214,7 +215,7 @@ export class Hub {
     api: HttpApi,
   ): http.RequestListener {
     const { config, log } = this.deps;
-    const registry = this.deps.metrics ?? createRegistry();
+    const registry = this.deps.metrics ?? new Registry();
     const metrics = new HubMetrics(registry, {
       gatewaysConnected: () => sessions.connectedCount,
       subscribers: () => pubsub.size,
@@ -224,6 +225,7 @@ export class Hub {
     });
     pubsub.onPublish(metrics.publishedEvent);
     const needKey = this.deps.metricsNeedApiKey ?? true;
+    const files = new DashboardFiles();
     const operator = operatorRoutes({
       registry,
       mayReadMetrics: (req, url) => !needKey || isAuthorized(req, url, config.apiKey),
@@ -241,7 +243,7 @@ export class Hub {
       metrics.timeRequest(req, res, () => routeOf(url.pathname));
       operator(req, res, url).then(
         (handled) => {
-          if (!handled) api.handle(req, res);
+          if (!handled && !files.serve(req, res, url)) api.handle(req, res);
         },
         (err: unknown) => {
           log.error({ err }, 'operator route failed');
