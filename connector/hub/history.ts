@@ -21,6 +21,8 @@ export interface HistoryLimits {
   eventsPerDevice: number;
   pointsPerSeries: number;
   pathsPerDevice: number;
+  /** Series with points, over all devices; beyond it a new series keeps its latest value only (bounds memory). */
+  maxSeries: number;
 }
 
 /** Recent points of one numeric series in a fixed ring (two numbers per point), so memory stays bounded. */
@@ -83,6 +85,7 @@ function numericOf(value: unknown): number | undefined {
  */
 export class DeviceHistory {
   private readonly devices = new Map<string, DeviceState>();
+  private seriesWithPoints = 0;
 
   constructor(private readonly limits: HistoryLimits) {}
 
@@ -96,6 +99,7 @@ export class DeviceHistory {
     const id = typeof device === 'string' ? device : device?.id;
     if (typeof id !== 'string') return;
     if (name === 'device.removed') {
+      for (const path of this.devices.get(id)?.paths.values() ?? []) if (path.ring) this.seriesWithPoints--;
       this.devices.delete(id);
       return;
     }
@@ -128,7 +132,11 @@ export class DeviceHistory {
     state.latest = { ct: typeof ct === 'number' ? ct : null, value, ts, ...(encoding === 'base64' && { encoding }) };
     const number = encoding === undefined ? numericOf(value) : undefined;
     if (number === undefined) return;
-    state.ring ??= new Ring(this.limits.pointsPerSeries);
+    if (state.ring === undefined) {
+      if (this.seriesWithPoints >= this.limits.maxSeries) return;
+      this.seriesWithPoints++;
+      state.ring = new Ring(this.limits.pointsPerSeries);
+    }
     state.ring.push(ts, number);
   }
 

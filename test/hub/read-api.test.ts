@@ -39,7 +39,9 @@ it('GET /v1/gateways shows each gateway, its link and since when, its last seq a
 });
 
 it('GET /v1/devices/:id/history gives the device events and, per path, the latest value and its numeric points', async () => {
-  hub = await startHub({ tuning: { history: { eventsPerDevice: 3, pointsPerSeries: 4, pathsPerDevice: 3 } } });
+  hub = await startHub({
+    tuning: { history: { eventsPerDevice: 3, pointsPerSeries: 4, pathsPerDevice: 3, maxSeries: 2 } },
+  });
   gateway = await FakeGateway.connect(hub.port);
   gateway.send({ type: 'event', seq: 1, name: 'device.registered', device: device('dev1'), ts: 1_000 });
   gateway.send({
@@ -105,6 +107,12 @@ it('GET /v1/devices/:id/history gives the device events and, per path, the lates
       { path: '/led', ct: 50, value: { on: true }, ts: 11_000, points: [] },
     ],
   });
+  // Two series with points already (maxSeries: 2): another device's keeps its latest value only.
+  gateway.send({ type: 'event', seq: seq++, name: 'device.registered', device: device('dev2'), ts: 13_000 });
+  gateway.send({ type: 'telemetry', seq: seq++, device: 'dev2', path: '/temp', ct: 50, value: 7, ts: 13_001 });
+  await gateway.acked(seq - 1);
+  const other = await api(hub.base, 'GET', '/v1/devices/dev2/history');
+  expect(other.body.telemetry).toEqual([{ path: '/temp', ct: 50, value: 7, ts: 13_001, points: [] }]);
   expect((await api(hub.base, 'GET', '/v1/devices/nosuch/history')).status).toBe(404);
 });
 
