@@ -22,7 +22,7 @@ const FETCH_TIMEOUT_MS = 10_000;
  * `POST /.well-known/core?ep=...` of deployed devices) makes the RD fetch the requester's
  * `/.well-known/core` and register it with the requester's address as base.
  *
- * The requester is answered 2.04 before the fetch, as issue 2 asks and earlier drafts describe, so a
+ * The requester is answered 2.04 before the fetch, as docs/design.md "Simple registration" decides and earlier drafts describe, so a
  * constrained device is never asked to serve a GET while it still waits for its own exchange.
  * (RFC 9176 itself answers after the fetch.) A failed fetch registers nothing and logs one line.
  */

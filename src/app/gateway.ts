@@ -6,7 +6,7 @@ import { Observer } from '../../observer/index.js';
 import { Pinger } from '../../pinger/index.js';
 import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../../rd/index.js';
 import { CoapClient } from '../coap/client.js';
-import type { Config } from '../config.js';
+import { DEFAULT_API_KEY, type Config } from '../config.js';
 import { logActivity } from './activity-log.js';
 import { EventBus } from '../events.js';
 import { createRegistry, MetricsServer, operatorRoutes, type ReadinessCheck, type Registry } from '../metrics/index.js';
@@ -21,7 +21,7 @@ interface Component {
 }
 
 /**
- * The composition root (DESIGN.md): builds the store, the bus and every component, wires them
+ * The composition root (docs/design.md): builds the store, the bus and every component, wires them
  * together (the Connector gets the Executer as a function, discovery feeds the Directory), starts
  * them in dependency order and stops them in reverse, so no component outlives what it uses.
  */
@@ -166,7 +166,7 @@ export class Gateway {
     this.hubPort = port;
     const { host } = this.config.hub;
     this.log.info(
-      { port, apiKeyIsDefault: this.config.hub.apiKey === 'coregate-dev-key' },
+      { port, apiKeyIsDefault: this.config.hub.apiKey === DEFAULT_API_KEY },
       `embedded hub: HTTP API on ${this.config.hub.tls ? 'https' : 'http'}://${host}:${port}/v1/devices (no platform.url configured)`,
     );
   }
@@ -193,7 +193,7 @@ export class Gateway {
   /** /readyz of the gateway (RFC-less, as Kubernetes probes expect): store open, RD bound, platform link up. */
   private readiness(): ReadinessCheck[] {
     return [
-      { name: 'store', check: () => this.store.db.open || 'the store is closed' },
+      { name: 'store', check: () => this.store.open || 'the store is closed' },
       {
         name: 'rd',
         check: () => {
