@@ -49,7 +49,7 @@ export const defaultTuning: HubTuning = {
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
   webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },
-  // 120 points × 16 bytes × 10,000 series: at most ~19 MB of chart points, whatever the fleet.
+  // Rings grow as points arrive, to at most 120 points × 16 bytes × 10,000 series: ~19 MB, whatever the fleet.
   history: { eventsPerDevice: 50, pointsPerSeries: 120, pathsPerDevice: 16, maxSeries: 10_000 },
 };
 
