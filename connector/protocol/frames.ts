@@ -28,8 +28,19 @@ export const deviceInfoSchema = z.object({
   registered: z.boolean(),
   lastSeen: timestamp,
   resources: z.array(link),
-  et: z.string().nullable().optional(),
-  attrs: link.shape.attrs.optional(),
+  /** Absent from gateways that predate it. */
+  registration: z
+    .object({
+      base: z.string(),
+      lt: z.number().int().min(0),
+      et: z.string().nullable(),
+      attrs: z.record(z.string(), z.union([z.string(), z.literal(true)])),
+      updatedAt: timestamp,
+      expiresAt: timestamp,
+    })
+    .nullable()
+    .optional(),
+  /** Sleeps between awake windows (LwM2M queue mode, configuration, or the `sleepy` attribute). */
   sleepy: z.boolean().optional(),
 });
 

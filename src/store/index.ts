@@ -131,8 +131,16 @@ export class Store {
       registered: reg !== undefined,
       lastSeen: device.lastSeen,
       resources: reg?.links ?? [],
-      et: reg?.et ?? null,
-      attrs: reg?.attrs ?? {},
+      registration: reg
+        ? {
+            base: reg.base,
+            lt: reg.lt,
+            et: reg.et,
+            attrs: reg.attrs,
+            updatedAt: reg.updatedAt,
+            expiresAt: reg.expiresAt,
+          }
+        : null,
       sleepy: this.isSleepy(device.id),
     };
   }

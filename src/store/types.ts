@@ -64,11 +64,20 @@ export interface DeviceInfo {
   registered: boolean;
   lastSeen: number;
   resources: Link[];
-  /** The registration's endpoint type and further attributes (LwM2M's `lwm2m`, `b`, `sms`, `Q`). */
-  et?: string | null;
-  attrs?: Attrs;
+  /** The registration's parameters (RFC 9176 §5.3), for people looking at the device; null when it has none. */
+  registration?: DeviceRegistrationInfo | null;
   /** Sleeps between awake windows (LwM2M queue mode, configuration, or the `sleepy` attribute). */
   sleepy?: boolean;
+}
+
+/** What DeviceInfo shows of a registration beyond its links. */
+export interface DeviceRegistrationInfo {
+  base: string;
+  lt: number;
+  et: string | null;
+  attrs: Attrs;
+  updatedAt: number;
+  expiresAt: number;
 }
 
 export interface OutboxEntry {
