@@ -71,6 +71,10 @@ export class Executer {
   private refusal(deviceId: string): CommandResult | undefined {
     const device = this.deps.store.devices.get(deviceId);
     if (!device) return failure('unknown_device', `no device ${deviceId}`);
+    // DESIGN.md "Addresses": a removed or expired registration is never commanded, whatever answers there now.
+    if (this.deps.store.registrations.live(deviceId) === undefined) {
+      return failure('unknown_device', `device ${deviceId} is not registered (removed or expired)`);
+    }
     if (device.status === 'offline') return failure('device_offline', `device ${deviceId} is offline`);
     return undefined;
   }

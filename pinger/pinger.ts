@@ -103,8 +103,12 @@ export class Pinger {
   private async runRound(spreadMs: number): Promise<SweepStats> {
     const { store, config, client } = this.deps;
     const startedAt = performance.now();
+    const now = Date.now();
+    // DESIGN.md "Addresses": a removed or expired registration is not pinged; what answers at its old
+    // address (a new device, another program) says nothing about the device that was registered there.
     const planned = store.devices
       .list()
+      .filter((device) => store.registrations.live(device.id, now) !== undefined)
       .map((device) => ({ device, at: startedAt + Math.random() * spreadMs }))
       .sort((a, b) => a.at - b.at);
     const stats: SweepStats = {
@@ -140,6 +144,7 @@ export class Pinger {
     const current = this.deps.store.devices.get(pinged.id);
     // Removed, or re-registered from elsewhere while the ping was out: this answer says nothing about it.
     if (!current || current.host !== pinged.host || current.port !== pinged.port) return;
+    if (this.deps.store.registrations.live(current.id) === undefined) return;
     if (answered) stats.answered++;
     else stats.missed++;
     const transition = answered ? this.liveness.alive(current.id) : this.liveness.missed(current.id);

@@ -19,3 +19,24 @@ export function unmapHost(host: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
   return mapped ? mapped[1]! : host;
 }
+
+const COAP_DEFAULT_PORT = 5683;
+
+/**
+ * The address a device is contacted at (DESIGN.md "Addresses"): RFC 9176 §5.1 makes the base URI the
+ * explicit `base` when given, the source address of the registration otherwise. Only a `coap://` base
+ * names an address this gateway can send to (CoAP over UDP, no DTLS); any other scheme (`coaps`,
+ * `coap+tcp`) leaves the source address in use. Host names stay names, resolved at each request.
+ */
+export function contactOf(base: string | undefined, source: Source): Source {
+  if (base === undefined) return source;
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    return source;
+  }
+  if (url.protocol !== 'coap:' || url.hostname === '') return source;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host: unmapHost(host), port: url.port === '' ? COAP_DEFAULT_PORT : Number(url.port) };
+}

@@ -4,7 +4,7 @@ import type { EventBus, RemovalReason } from '../src/events.js';
 import type { Logger } from '../src/log.js';
 import type { Store } from '../src/store/index.js';
 import type { Attrs, Device, DeviceSource, Link, Registration } from '../src/store/types.js';
-import { baseOf, unmapHost, type Source } from './address.js';
+import { baseOf, contactOf, unmapHost, type Source } from './address.js';
 import { EndpointIndex } from './endpoint-index.js';
 import { GroupCommit } from './group-commit.js';
 import { keepRenderings } from './resolved.js';
@@ -110,10 +110,12 @@ export class Directory {
       this.log.warn({ ep: input.ep, source }, 'registration refused: directory full');
       throw new CoapError('5.03', 'directory full', FULL_RETRY_SECONDS);
     }
+    // RFC 9176 §5.1: the device is reached at its base; the source address only when it gave none.
+    const contact = contactOf(input.base, source);
     const reg = this.commits.write(() => {
       const device = known
-        ? this.moveDevice(known, { ep: input.ep, d: input.d, ...source })
-        : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...source }, now);
+        ? this.moveDevice(known, { ep: input.ep, d: input.d, ...contact, lastSeen: now })
+        : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...contact }, now);
       const next: Registration = {
         deviceId: device.id,
         ep: input.ep,
@@ -156,9 +158,13 @@ export class Directory {
       updatedAt: now,
       expiresAt: now + lt * 1000,
     };
+    // RFC 9176 §5.3.1: a new base moves the device; without one, a new source address moves it only when
+    // the registration has no explicit base (the update's source is then its base, as at registration).
+    const contact = next.baseExplicit ? contactOf(next.base, source) : source;
     this.commits.write(() => {
       const device = this.store.devices.get(id);
-      if (device && !current.discovered) this.moveDevice(device, source);
+      // An update is a sign of life: lastSeen moves with it (docs/api.md).
+      if (device) this.moveDevice(device, current.discovered ? { lastSeen: now } : { ...contact, lastSeen: now });
       this.put(next, current);
     });
     this.emit('device.updated', id);
@@ -245,7 +251,7 @@ export class Directory {
     return device && device.source === 'discovery' && device.ep === null ? device : undefined;
   }
 
-  private moveDevice(device: Device, change: Partial<Pick<Device, 'ep' | 'd' | 'host' | 'port'>>): Device {
+  private moveDevice(device: Device, change: Partial<Pick<Device, 'ep' | 'd' | 'host' | 'port' | 'lastSeen'>>): Device {
     const differs = (Object.keys(change) as (keyof typeof change)[]).some((key) => change[key] !== device[key]);
     return differs ? this.store.devices.update(device.id, change) : device;
   }

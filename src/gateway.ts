@@ -6,6 +6,8 @@ import { Observer } from '../observer/index.js';
 import { Pinger } from '../pinger/index.js';
 import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../rd/index.js';
 import { CoapClient } from './coap/client.js';
+import { Endpoint } from './coap/endpoint.js';
+import { DEFAULT_TIMING } from './coap/timing.js';
 import type { Config } from './config.js';
 import { logActivity } from './activity-log.js';
 import { EventBus } from './events.js';
@@ -29,6 +31,7 @@ export class Gateway {
   readonly rd: ResourceDirectory;
   readonly executer: Executer;
   readonly hub: Hub | null;
+  private readonly endpoint: Endpoint;
   private readonly client: CoapClient;
   private readonly components: Component[];
   private readonly started: Component[] = [];
@@ -42,7 +45,17 @@ export class Gateway {
     this.store = new Store({ file: config.db, outboxMax: config.platform.outboxMax, backgroundCheckpoints: true });
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'an event listener failed'));
     logActivity(this.bus, log.child({ component: 'activity' }));
-    this.client = new CoapClient({ log: log.child({ component: 'coap-client' }) });
+    // DESIGN.md "One CoAP endpoint per bound address": the RD's socket is also where every request to a
+    // device leaves from, so devices that connect() their socket or sit behind a NAT accept the answers.
+    this.endpoint = new Endpoint({
+      log: log.child({ component: 'coap' }),
+      bind: config.coap.bind,
+      port: config.coap.port,
+      timing: DEFAULT_TIMING,
+      // Joining All-CoAP-Nodes lets things find the RD and send simple registrations by multicast (RFC 9176 §4, §5.1).
+      multicastGroups: multicastGroups(config.discovery),
+    });
+    this.client = new CoapClient({ log: log.child({ component: 'coap-client' }), endpoint: this.endpoint });
     const shared = (component: string) => ({ store: this.store, bus: this.bus, log: log.child({ component }) });
 
     this.rd = new ResourceDirectory({
@@ -50,8 +63,7 @@ export class Gateway {
       config: config.rd,
       coap: config.coap,
       client: this.client,
-      // Joining All-CoAP-Nodes lets things find the RD and send simple registrations by multicast (RFC 9176 §4, §5.1).
-      multicastGroups: multicastGroups(config.discovery),
+      endpoint: this.endpoint,
     });
     this.executer = new Executer({ ...shared('executer'), config: config.executer, client: this.client });
     this.hub =
@@ -124,6 +136,7 @@ export class Gateway {
       }
     }
     await this.client.close();
+    await this.endpoint.close();
     this.store.close();
   }
 

@@ -36,6 +36,11 @@ export interface CoapRequest {
   source: Peer;
   /** True when the request was sent to a multicast address (RFC 7252 §8). */
   multicast: boolean;
+  /**
+   * RFC 7252 §5.2.2: acknowledges a CON at once with an empty ACK; the handler's response then goes as a
+   * separate CON. For handlers that first talk to the requester (simple registration, RFC 9176 §5.1).
+   */
+  acknowledge?: () => void;
 }
 
 export interface CoapResponse {
