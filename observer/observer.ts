@@ -16,6 +16,8 @@ export interface ObserverDeps {
   log: Logger;
   config: ObserverConfig;
   client: Pick<CoapClientApi, 'request' | 'observe'>;
+  /** Checks a device's liveness at once (the Pinger's `check`, wired by the composition root). */
+  checkLiveness?: (deviceId: string) => void;
 }
 
 /** How long stop() waits for deregistrations: a live device on the LAN answers within milliseconds. */
@@ -52,6 +54,7 @@ export class Observer {
       requestTimeoutMs: config.requestTimeoutMs,
       defaultMaxAgeSeconds: config.defaultMaxAgeSeconds,
       publish: (target, reply) => this.publish(target, reply),
+      checkLiveness: (deviceId) => deps.checkLiveness?.(deviceId),
     };
   }
 

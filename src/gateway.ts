@@ -65,7 +65,15 @@ export class Gateway {
       client: this.client,
       endpoint: this.endpoint,
     });
-    this.executer = new Executer({ ...shared('executer'), config: config.executer, client: this.client });
+    // The Observer and the Executer ask the Pinger to check a device that stopped answering (DESIGN.md "Liveness").
+    const pinger = new Pinger({ ...shared('pinger'), config: config.pinger, client: this.client });
+    const checkLiveness = (deviceId: string): void => void pinger.check(deviceId);
+    this.executer = new Executer({
+      ...shared('executer'),
+      config: config.executer,
+      client: this.client,
+      checkLiveness,
+    });
     this.hub =
       config.platform.url === null
         ? new Hub({
@@ -77,8 +85,12 @@ export class Gateway {
           })
         : null;
 
-    const pinger = new Pinger({ ...shared('pinger'), config: config.pinger, client: this.client });
-    const observer = new Observer({ ...shared('observer'), config: config.observer, client: this.client });
+    const observer = new Observer({
+      ...shared('observer'),
+      config: config.observer,
+      client: this.client,
+      checkLiveness,
+    });
     const discovery = new Discovery({
       log: log.child({ component: 'discovery' }),
       config: config.discovery,
