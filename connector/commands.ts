@@ -1,7 +1,7 @@
 import type { Command, CommandResult, Execute } from '../src/command.js';
 import type { Logger } from '../src/log.js';
 import { fromWire, toWire } from './payload.js';
-import type { CommandFrame, ResultFrame } from './protocol.js';
+import type { CommandFrame, ResultFrame } from './protocol/index.js';
 
 /** Results kept for answering a retried command id without executing it again. */
 export const RESULT_CACHE_SIZE = 1024;

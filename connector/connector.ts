@@ -2,13 +2,15 @@ import type { Execute } from '../src/command.js';
 import type { PlatformConfig } from '../src/config.js';
 import { DEVICE_EVENTS, type EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
+import type { Registry } from '../src/metrics/index.js';
 import type { Store } from '../src/store/index.js';
 import { Backoff } from './backoff.js';
 import { CommandRunner } from './commands.js';
 import { dispatch, type Session } from './handlers.js';
 import { Link } from './link.js';
+import { ConnectorMetrics } from './metrics.js';
 import { valueToWire } from './payload.js';
-import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol.js';
+import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol/index.js';
 import { Upstream } from './upstream.js';
 
 export type ConnectorState = 'connecting' | 'authenticating' | 'online' | 'offline';
@@ -19,6 +21,8 @@ export interface ConnectorDeps {
   log: Logger;
   config: PlatformConfig;
   execute: Execute;
+  /** Where the link's metrics are registered, if anywhere. */
+  metrics?: Registry;
 }
 
 /** How long an open socket may take to get from `challenge` to `welcome`. */
@@ -44,6 +48,7 @@ export class Connector {
   private readonly upstream: Upstream;
   private readonly commands: CommandRunner;
   private readonly backoff: Backoff;
+  private readonly metrics: ConnectorMetrics | undefined;
   private current: ConnectorState = 'offline';
   private running = false;
   private link: Link | undefined;
@@ -58,6 +63,7 @@ export class Connector {
     this.upstream = new Upstream(deps.store, deps.log);
     this.commands = new CommandRunner(deps.execute, deps.log);
     this.backoff = new Backoff(deps.config.reconnectMinMs, deps.config.reconnectMaxMs);
+    this.metrics = deps.metrics && new ConnectorMetrics(deps.metrics, () => this.current);
   }
 
   async start(): Promise<void> {
@@ -163,6 +169,7 @@ export class Connector {
     const delay = this.backoff.next();
     this.noteProblem(code, reason, delay);
     this.setState('offline');
+    this.metrics?.reconnecting();
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
@@ -180,6 +187,7 @@ export class Connector {
     if (next === this.current) return;
     const previous = this.current;
     this.current = next;
+    this.metrics?.changed();
     const quiet = next === 'connecting' || next === 'authenticating' || (next === 'offline' && previous !== 'online');
     this.deps.log[quiet ? 'debug' : 'info']({ state: next, from: previous, ...details }, `platform link ${next}`);
   }

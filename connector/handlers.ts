@@ -8,7 +8,7 @@ import {
   type HubFrameOf,
   type HubFrameType,
   type ResultFrame,
-} from './protocol.js';
+} from './protocol/index.js';
 import type { Upstream } from './upstream.js';
 
 /** What a handler may see and do of the link its frame came in on. */

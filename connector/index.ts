@@ -1,2 +1,2 @@
 export { Connector, type ConnectorDeps, type ConnectorState } from './connector.js';
-export * from './protocol.js';
+export * from './protocol/index.js';

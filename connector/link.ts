@@ -7,7 +7,7 @@ import {
   WS_MAX_PAYLOAD_BYTES,
   type GatewayFrame,
   type HubFrame,
-} from './protocol.js';
+} from './protocol/index.js';
 
 export interface LinkListener {
   open(): void;

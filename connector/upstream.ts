@@ -1,6 +1,6 @@
 import type { Logger } from '../src/log.js';
 import type { Outbox, OutboxEntry, Store } from '../src/store/index.js';
-import type { EventFrame, GatewayFrame, TelemetryFrame } from './protocol.js';
+import type { EventFrame, GatewayFrame, TelemetryFrame } from './protocol/index.js';
 
 /** Most frames sent and not yet acked: bounds the socket's send buffer when the hub is slow. */
 export const SEND_WINDOW = 1000;

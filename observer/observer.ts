@@ -2,8 +2,10 @@ import type { ObserverConfig } from '../src/config.js';
 import type { CoapClientApi, CoapReply } from '../src/coap/types.js';
 import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
+import type { Registry } from '../src/metrics/index.js';
 import type { Store } from '../src/store/index.js';
 import { Limiter } from './limiter.js';
+import { ObserverMetrics } from './metrics.js';
 import { ObservationTask } from './observation-task.js';
 import { PollTask } from './poll-task.js';
 import { sameTarget, selectResources, targetKey, type ResourceTarget } from './selection.js';
@@ -18,6 +20,8 @@ export interface ObserverDeps {
   client: Pick<CoapClientApi, 'request' | 'observe'>;
   /** Checks a device's liveness at once (the Pinger's `check`, wired by the composition root). */
   checkLiveness?: (deviceId: string) => void;
+  /** Where the Observer's metrics are registered, if anywhere. */
+  metrics?: Registry;
 }
 
 /** How long stop() waits for deregistrations: a live device on the LAN answers within milliseconds. */
@@ -44,6 +48,7 @@ export class Observer {
   private readonly stopping = new Set<Promise<void>>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly ctx: TaskContext;
+  private readonly metrics: ObserverMetrics | undefined;
 
   constructor(private readonly deps: ObserverDeps) {
     const { config, client, log } = deps;
@@ -56,6 +61,7 @@ export class Observer {
       publish: (target, reply) => this.publish(target, reply),
       checkLiveness: (deviceId) => deps.checkLiveness?.(deviceId),
     };
+    this.metrics = deps.metrics && new ObserverMetrics(deps.metrics, () => this.taskCount());
   }
 
   async start(): Promise<void> {
@@ -142,6 +148,7 @@ export class Observer {
 
   private publish(target: ResourceTarget, reply: CoapReply): void {
     if (!reply.code.startsWith('2.')) return;
+    this.metrics?.received(reply.observe !== undefined);
     this.deps.bus.emit('telemetry', toTelemetry(target.deviceId, target.path, reply));
   }
 }

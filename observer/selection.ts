@@ -1,5 +1,6 @@
 import type { ObserverConfig } from '../src/config.js';
-import type { Link, Registration } from '../src/store/index.js';
+import type { Registration } from '../src/store/index.js';
+import type { Link } from '../src/coap/link-format.js';
 
 export type TaskMode = 'observe' | 'poll';
 

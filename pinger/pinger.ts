@@ -3,9 +3,11 @@ import type { PingerConfig } from '../src/config.js';
 import type { CoapClientApi } from '../src/coap/types.js';
 import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
+import type { Registry } from '../src/metrics/index.js';
 import type { Store } from '../src/store/index.js';
 import { Checks } from './checks.js';
 import { Liveness, type Transition } from './liveness.js';
+import { PingerMetrics } from './metrics.js';
 
 export interface PingerDeps {
   store: Store;
@@ -13,6 +15,8 @@ export interface PingerDeps {
   log: Logger;
   config: PingerConfig;
   client: Pick<CoapClientApi, 'ping'>;
+  /** Where the Pinger's metrics are registered, if anywhere. */
+  metrics?: Registry;
 }
 
 export interface SweepStats {
@@ -38,6 +42,7 @@ export interface SweepStats {
 export class Pinger {
   private readonly liveness: Liveness;
   private readonly checks: Checks;
+  private readonly metrics: PingerMetrics | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<SweepStats> | undefined;
@@ -53,6 +58,7 @@ export class Pinger {
       liveness: this.liveness,
       record: (id, host, port, answered) => this.record(id, host, port, answered),
     });
+    this.metrics = deps.metrics && new PingerMetrics(deps.metrics);
   }
 
   /**
@@ -173,6 +179,7 @@ export class Pinger {
     await Promise.all(Array.from({ length: Math.min(config.concurrency, planned.length) }, worker));
     stats.durationMs = performance.now() - startedAt;
     this.last = stats;
+    this.metrics?.round(stats.durationMs);
     return stats;
   }
 
@@ -184,6 +191,7 @@ export class Pinger {
     const current = this.deps.store.devices.get(id);
     if (!current || current.host !== host || current.port !== port) return 'stale';
     if (this.deps.store.registrations.live(id) === undefined) return 'stale';
+    this.metrics?.ping(answered);
     return answered ? this.liveness.alive(id) : this.liveness.missed(id);
   }
 }

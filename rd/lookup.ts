@@ -1,6 +1,7 @@
 import { ContentFormat, type CoapRequest, type CoapResponse } from '../src/coap/types.js';
 import type { Store } from '../src/store/index.js';
-import type { AttrValue, Link, Registration } from '../src/store/types.js';
+import type { Registration } from '../src/store/types.js';
+import type { AttrValue, Link } from '../src/coap/link-format.js';
 import type { Directory } from './directory.js';
 import { compileCriterion, isExact, valueTest } from './match.js';
 import { parseLookupQuery, type LookupQuery } from './query.js';

@@ -1,4 +1,4 @@
-import type { AttrValue } from '../src/store/types.js';
+import type { AttrValue } from '../src/coap/link-format.js';
 import type { QueryParam } from './query.js';
 
 /**

@@ -1,6 +1,6 @@
 import { LinkFormatError, parseLinkFormat } from '../src/coap/link-format.js';
 import { badRequest, CoapError, ContentFormat, type CoapRequest } from '../src/coap/types.js';
-import type { Link } from '../src/store/types.js';
+import type { Link } from '../src/coap/link-format.js';
 import { unmapHost, type Source } from './address.js';
 
 /**

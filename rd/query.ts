@@ -1,5 +1,5 @@
 import { badRequest } from '../src/coap/types.js';
-import type { Attrs, AttrValue } from '../src/store/types.js';
+import type { Attrs, AttrValue } from '../src/coap/link-format.js';
 
 /** One Uri-Query item split at its first `=`; an item without `=` is a flag (RFC 6690 §4.1 `?obs`). */
 export interface QueryParam {

@@ -1,5 +1,6 @@
 import { formatLink } from '../src/coap/link-format.js';
-import type { Attrs, Link, Registration } from '../src/store/types.js';
+import type { Registration } from '../src/store/types.js';
+import type { Attrs, Link } from '../src/coap/link-format.js';
 
 /** A registered link as resource lookup presents it (RFC 9176 §6.1): target and anchor fully resolved. */
 export interface ResolvedLink {

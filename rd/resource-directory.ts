@@ -4,12 +4,14 @@ import type { CoapClientApi } from '../src/coap/types.js';
 import type { RdConfig } from '../src/config.js';
 import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
+import type { Registry } from '../src/metrics/index.js';
 import type { Store } from '../src/store/index.js';
 import { Directory } from './directory.js';
 import { ExpirySweeper } from './expiry.js';
 import { GroupInterface } from './groups.js';
 import { Limits } from './limits.js';
 import { Lookup } from './lookup.js';
+import { RdMetrics } from './metrics.js';
 import { RegistrationInterface } from './registration.js';
 import { Router } from './router.js';
 import { SimpleRegistration } from './simple-registration.js';
@@ -31,6 +33,8 @@ export interface ResourceDirectoryDeps {
   client: Pick<CoapClientApi, 'request'>;
   /** Multicast groups the RD's socket joins, so RD discovery (RFC 9176 §4) reaches it. */
   multicastGroups?: Array<{ group: string; interface?: string }>;
+  /** Where the RD's request metrics are registered; none: they are kept but not exposed. */
+  metrics?: Registry;
 }
 
 /** The CoRE Resource Directory (RFC 9176) as a component: its CoAP server, its routes, its lifetime sweeps. */
@@ -62,14 +66,15 @@ export class ResourceDirectory {
       },
       (request) => limits.mayChange(request.source),
     );
+    const metrics = deps.metrics && new RdMetrics(deps.metrics);
     this.server = new CoapServer({
-      handler: router.handle,
+      handler: metrics ? metrics.handler(router.handle) : router.handle,
       log,
       ...(deps.endpoint ? { endpoint: deps.endpoint } : {}),
       bind: deps.coap.bind,
       port: deps.coap.port,
       maxPayloadBytes: config.limits.maxPayloadBytes,
-      admit: limits.admit,
+      admit: metrics ? metrics.admit(limits.admit) : limits.admit,
       multicastGroups: deps.multicastGroups ?? [],
     });
     this.sweeper = new ExpirySweeper(this.directory, config.expiryCheckSeconds, log);

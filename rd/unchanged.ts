@@ -1,4 +1,5 @@
-import type { Attrs, Link, Registration } from '../src/store/types.js';
+import type { Registration } from '../src/store/types.js';
+import type { Attrs, Link } from '../src/coap/link-format.js';
 
 /**
  * What a change leaves as it was. A re-registration (RFC 9176 §5.3) usually repeats the links it sent

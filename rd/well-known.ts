@@ -1,6 +1,6 @@
 import { formatLink } from '../src/coap/link-format.js';
 import { notFound, type CoapRequest, type CoapResponse } from '../src/coap/types.js';
-import type { Link } from '../src/store/types.js';
+import type { Link } from '../src/coap/link-format.js';
 import { linkFormat } from './lookup.js';
 import { compileCriterion } from './match.js';
 import { splitQuery } from './query.js';

@@ -126,6 +126,16 @@ const hub = z
   })
   .strict();
 
+const metrics = z
+  .object({
+    /** The gateway's own listener for /metrics, /healthz, /readyz when no embedded hub runs; null: none. */
+    port: port.nullable().default(null),
+    host: z.string().default('127.0.0.1'),
+    /** Whether /metrics needs the API key (hub.apiKey), on the hub and on this listener. */
+    requireApiKey: z.boolean().default(true),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
@@ -149,6 +159,7 @@ export const configSchema = z
     executer: executer.default(executer.parse({})),
     platform: platform.default(platform.parse({})),
     hub: hub.default(hub.parse({})),
+    metrics: metrics.default(metrics.parse({})),
   })
   .strict();
 
@@ -160,6 +171,7 @@ export type ObserverConfig = Config['observer'];
 export type ExecuterConfig = Config['executer'];
 export type PlatformConfig = Config['platform'];
 export type HubConfig = Config['hub'];
+export type MetricsConfig = Config['metrics'];
 
 /** A configuration problem: the message names the file, the key and what is wrong. */
 export class ConfigError extends Error {
@@ -192,6 +204,10 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (value: stri
   COREGATE_HUB_PORT: { path: ['hub', 'port'], parse: Number },
   COREGATE_HUB_DB: { path: ['hub', 'db'], parse: String },
   API_KEY: { path: ['hub', 'apiKey'], parse: String },
+  COREGATE_METRICS_PORT: {
+    path: ['metrics', 'port'],
+    parse: (v) => (['off', 'none', 'false', 'no'].includes(v.toLowerCase()) ? null : Number(v)),
+  },
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -1,4 +1,4 @@
-import type { ResultFrame, ResultOkFrame } from '../protocol.js';
+import type { ResultFrame, ResultOkFrame } from '../protocol/index.js';
 import { HttpError } from './http-io.js';
 
 export type CommandOutcome = { ok: true; reply: ResultOkFrame } | { ok: false; error: HttpError };

@@ -13,7 +13,7 @@ import {
   type HubFrame,
   type RawFrame,
   type TelemetryFrame,
-} from '../protocol.js';
+} from '../protocol/index.js';
 import { HttpError } from './http-io.js';
 
 /** What a session needs of the hub; GatewaySessions provides it. */

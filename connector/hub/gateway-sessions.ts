@@ -6,7 +6,7 @@ import {
   type EventFrame,
   type GatewayFrameOf,
   type TelemetryFrame,
-} from '../protocol.js';
+} from '../protocol/index.js';
 import type { PendingCommands } from './commands.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { GatewaySession, type GatewayLinkInfo, type SessionHost } from './gateway-session.js';
@@ -33,6 +33,7 @@ export class GatewaySessions implements SessionHost {
   readonly handshakeTimeoutMs: number;
   private readonly live = new Map<string, GatewaySession>();
   private readonly all = new Set<GatewaySession>();
+  private duplicateCount = 0;
 
   constructor(private readonly deps: GatewaySessionsDeps) {
     this.log = deps.log;
@@ -55,6 +56,16 @@ export class GatewaySessions implements SessionHost {
       return { ok: false, error: new HttpError(503, 'gateway_disconnected', `gateway ${gateway} is not connected`) };
     }
     return this.deps.pending.wait(frame.id, session.key, waitMs);
+  }
+
+  /** Gateways connected now. */
+  get connectedCount(): number {
+    return this.live.size;
+  }
+
+  /** Upstream frames dropped as resends since the hub started (for metrics). */
+  duplicates(): number {
+    return this.duplicateCount;
   }
 
   info(): GatewayLinkInfo[] {
@@ -101,7 +112,9 @@ export class GatewaySessions implements SessionHost {
   }
 
   take(gateway: string, seq: number): boolean {
-    return this.deps.ledger.take(gateway, seq);
+    const taken = this.deps.ledger.take(gateway, seq);
+    if (!taken) this.duplicateCount++;
+    return taken;
   }
 
   lastSeq(gateway: string): number {

@@ -19,12 +19,14 @@ export interface HttpApiDeps {
   maxCommandTimeoutMs: number;
   /** Added to a command's timeout while the hub waits, so that the gateway's own `timeout` result arrives first. */
   commandGraceMs: number;
+  /** Further routes behind the same key (the read routes the dashboard uses: gateways, history, webhooks). */
+  routes?: readonly Route[];
 }
 
-type Params = Record<string, string>;
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: Params) => Promise<void> | void;
+export type Params = Record<string, string>;
+export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: Params) => Promise<void> | void;
 
-interface Route {
+export interface Route {
   method: string;
   pattern: RegExp;
   handler: Handler;
@@ -52,6 +54,7 @@ export class HttpApi {
       // Cometa's route; its application id has no meaning here, the API key alone authorises.
       { method: 'POST', pattern: /^\/v1\/applications\/(?<app>[^/]+)\/devices\/(?<id>[^/]+)\/send$/, handler: send },
       { method: 'POST', pattern: /^\/publish$/, handler: (req, res, url) => this.publish(req, res, url) },
+      ...(deps.routes ?? []),
     ];
   }
 
@@ -134,7 +137,7 @@ export class HttpApi {
   }
 }
 
-function unknownDevice(id: string): HttpError {
+export function unknownDevice(id: string): HttpError {
   return new HttpError(404, 'unknown_device', `no device ${JSON.stringify(id)} on any gateway`);
 }
 

@@ -5,17 +5,21 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
+import { createRegistry, operatorRoutes, type ReadinessCheck, type Registry } from '../../src/metrics/index.js';
 import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
-import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol.js';
+import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
 import { DeviceRegistry } from './device-registry.js';
 import { GatewaySessions } from './gateway-sessions.js';
+import { DeviceHistory, type HistoryLimits } from './history.js';
 import { HttpApi } from './http-api.js';
 import { HttpError } from './http-io.js';
 import { InfoSocket } from './info-socket.js';
+import { HubMetrics, routeOf } from './metrics.js';
 import { migrations } from './migrations.js';
 import { PubSub } from './pubsub.js';
+import { ReadApi } from './read-api.js';
 import { SeqLedger } from './seq-ledger.js';
 import { Webhooks, type WebhookOptions } from './webhooks.js';
 
@@ -31,6 +35,7 @@ export interface HubTuning {
   commandGraceMs: number;
   maxSubscriberBufferedBytes: number;
   webhooks: WebhookOptions;
+  history: HistoryLimits;
 }
 
 export const defaultTuning: HubTuning = {
@@ -41,12 +46,19 @@ export const defaultTuning: HubTuning = {
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
   webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },
+  history: { eventsPerDevice: 50, pointsPerSeries: 240, pathsPerDevice: 16 },
 };
 
 export interface HubDeps {
   log: Logger;
   config: HubConfig;
   tuning?: Partial<HubTuning>;
+  /** Where the hub registers its metrics and what /metrics serves; a registry of its own when not given. */
+  metrics?: Registry;
+  /** Whether /metrics needs the API key (default true); /healthz and /readyz never do. */
+  metricsNeedApiKey?: boolean;
+  /** Further readiness checks for /readyz (an embedded hub's gateway: store, RD, link). */
+  readiness?: () => readonly ReadinessCheck[];
 }
 
 interface Running {
@@ -88,6 +100,8 @@ export class Hub {
     const pubsub = new PubSub(log, { maxBufferedBytes: tuning.maxSubscriberBufferedBytes });
     const webhooks = new Webhooks(log, config.webhooks, tuning.webhooks);
     pubsub.onPublish((name, data, from) => webhooks.deliver(name, data, from));
+    const history = new DeviceHistory(tuning.history);
+    pubsub.onPublish(history.record);
     const commit = db.transaction(() => {
       ledger.flush();
       registry.flush();
@@ -103,6 +117,15 @@ export class Hub {
       publish: (name, data) => pubsub.publish(name, data),
       commit: () => commit(),
     });
+    const readApi = new ReadApi({
+      db,
+      registry,
+      sessions,
+      history,
+      knownGateways: () => this.secrets.keys(),
+      webhooks: () => webhooks.stats(),
+    });
+    pubsub.onPublish(readApi.record);
     const api = new HttpApi({
       log,
       apiKey: config.apiKey,
@@ -113,6 +136,7 @@ export class Hub {
       commandTimeoutMs: config.commandTimeoutMs,
       maxCommandTimeoutMs: tuning.maxCommandTimeoutMs,
       commandGraceMs: tuning.commandGraceMs,
+      routes: readApi.routes(),
     });
     const info = new InfoSocket(log, tuning.infoIntervalMs, () => ({
       type: 'info',
@@ -121,9 +145,10 @@ export class Hub {
       clients: pubsub.info(),
       webhooks: webhooks.stats(),
     }));
+    const handle = this.requestHandler(db, sessions, pubsub, webhooks, api);
     const server = config.tls
-      ? https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, api.handle)
-      : http.createServer(api.handle);
+      ? https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, handle)
+      : http.createServer(handle);
     const gatewayWss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD_BYTES });
     const clientWss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
     const routes: Record<string, (ws: WebSocket, req: http.IncomingMessage, url: URL) => void> = {
@@ -175,6 +200,56 @@ export class Hub {
     });
     running.commit();
     running.db.close();
+  }
+
+  /**
+   * Every HTTP request: /healthz, /readyz and /metrics first (no key for health), then the API. Each request is
+   * timed for /metrics by its route pattern.
+   */
+  private requestHandler(
+    db: Db,
+    sessions: GatewaySessions,
+    pubsub: PubSub,
+    webhooks: Webhooks,
+    api: HttpApi,
+  ): http.RequestListener {
+    const { config, log } = this.deps;
+    const registry = this.deps.metrics ?? createRegistry();
+    const metrics = new HubMetrics(registry, {
+      gatewaysConnected: () => sessions.connectedCount,
+      subscribers: () => pubsub.size,
+      duplicates: () => sessions.duplicates(),
+      slowSubscriberDrops: () => pubsub.dropped(),
+      webhooks: () => webhooks.stats(),
+    });
+    pubsub.onPublish(metrics.publishedEvent);
+    const needKey = this.deps.metricsNeedApiKey ?? true;
+    const operator = operatorRoutes({
+      registry,
+      mayReadMetrics: (req, url) => !needKey || isAuthorized(req, url, config.apiKey),
+      readiness: () => [
+        { name: 'hub_db', check: () => db.open || 'the hub database is closed' },
+        {
+          name: 'gateways_known',
+          check: () => this.secrets.size > 0 || 'no gateway may connect (hub.gateways is empty)',
+        },
+        ...(this.deps.readiness?.() ?? []),
+      ],
+    });
+    return (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://hub');
+      metrics.timeRequest(req, res, () => routeOf(url.pathname));
+      operator(req, res, url).then(
+        (handled) => {
+          if (!handled) api.handle(req, res);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'operator route failed');
+          if (!res.headersSent) res.writeHead(500);
+          res.end();
+        },
+      );
+    };
   }
 
   /** Gateways authenticate by HMAC on their own route; clients' WebSockets need the API key and, on /subscribe, a name. */

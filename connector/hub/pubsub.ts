@@ -41,6 +41,7 @@ export class PubSub {
   private readonly subscribers = new Set<Subscriber>();
   private readonly corked = new Set<Subscriber>();
   private readonly listeners: Array<(name: string, data: unknown, from?: string) => void> = [];
+  private droppedCount = 0;
 
   constructor(
     private readonly log: Logger,
@@ -81,6 +82,16 @@ export class PubSub {
     ws.on('error', (err) => this.log.debug({ err, clientName }, 'subscriber socket error'));
   }
 
+  /** Subscribers connected now. */
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  /** Events not delivered because their subscriber was too slow and was disconnected (for metrics). */
+  dropped(): number {
+    return this.droppedCount;
+  }
+
   info(): SubscriberInfo[] {
     return [...this.subscribers].map((s) => ({ ...s.info, subscriptions: [...s.patterns] }));
   }
@@ -115,6 +126,7 @@ export class PubSub {
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > this.options.maxBufferedBytes) {
       this.subscribers.delete(subscriber);
+      this.droppedCount++;
       this.log.warn(
         { clientName: subscriber.info.clientName, buffered: ws.bufferedAmount },
         'subscriber too slow, disconnecting',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { coapMethods, type CommandFrame } from '../protocol.js';
+import { coapMethods, type CommandFrame } from '../protocol/index.js';
 import { ContentFormat } from '../../src/coap/types.js';
 import { badRequest } from './http-io.js';
 

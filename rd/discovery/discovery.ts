@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { DiscoveryConfig } from '../../src/config.js';
 import type { CoapClientApi } from '../../src/coap/types.js';
 import type { Logger } from '../../src/log.js';
-import type { Link } from '../../src/store/index.js';
+import type { Link } from '../../src/coap/link-format.js';
 import { thingLinks } from './links.js';
 import { MdnsService, type MdnsSocketOptions } from './mdns.js';
 import { MulticastDiscovery } from './multicast.js';

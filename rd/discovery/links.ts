@@ -1,6 +1,6 @@
 import { parseLinkFormat } from '../../src/coap/link-format.js';
 import { ContentFormat, type CoapReply } from '../../src/coap/types.js';
-import type { Link } from '../../src/store/index.js';
+import type { Link } from '../../src/coap/link-format.js';
 
 /**
  * The links of a `/.well-known/core` reply, or undefined when the reply is no usable link-format

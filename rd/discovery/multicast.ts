@@ -1,6 +1,6 @@
 import type { CoapClientApi } from '../../src/coap/types.js';
 import type { Logger } from '../../src/log.js';
-import type { Link } from '../../src/store/index.js';
+import type { Link } from '../../src/coap/link-format.js';
 import { groupInterfaces } from './interfaces.js';
 import { thingLinks } from './links.js';
 

@@ -1,4 +1,12 @@
-import type { Attrs, Link } from '../store/types.js';
+/** Attribute values of a link or a registration: `obs` has no value, `rt="a b"` keeps its string. */
+export type AttrValue = string | true;
+export type Attrs = Record<string, AttrValue>;
+
+/** One RFC 6690 link: the target as written by the registrant, and its attributes (incl. anchor, rel). */
+export interface Link {
+  href: string;
+  attrs: Attrs;
+}
 
 /** A link-format document that does not follow RFC 6690 §2; the message says where. */
 export class LinkFormatError extends Error {

@@ -1,5 +1,6 @@
 import type { Db } from './sqlite.js';
-import type { Attrs, Group } from './types.js';
+import type { Attrs } from '../coap/link-format.js';
+import type { Group } from './types.js';
 
 interface GroupRow {
   id: string;

@@ -1,6 +1,7 @@
 import { ColumnUpdate } from './column-update.js';
 import type { Db } from './sqlite.js';
-import type { Attrs, Link, Registration } from './types.js';
+import type { Attrs, Link } from '../coap/link-format.js';
+import type { Registration } from './types.js';
 
 interface RegistrationRow {
   device_id: string;

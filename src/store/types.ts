@@ -1,12 +1,4 @@
-/** Attribute values of a link or a registration: `obs` has no value, `rt="a b"` keeps its string. */
-export type AttrValue = string | true;
-export type Attrs = Record<string, AttrValue>;
-
-/** One RFC 6690 link: the target as written by the registrant, and its attributes (incl. anchor, rel). */
-export interface Link {
-  href: string;
-  attrs: Attrs;
-}
+import type { Attrs, Link } from '../coap/link-format.js';
 
 export type DeviceStatus = 'online' | 'offline';
 

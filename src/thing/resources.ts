@@ -1,6 +1,6 @@
 import { formatLinkFormat } from '../coap/link-format.js';
 import { ContentFormat, type CoapCode } from '../coap/types.js';
-import type { Attrs, Link } from '../store/types.js';
+import type { Attrs, Link } from '../coap/link-format.js';
 
 /** A request as a simulated resource sees it (the thing's server has already reassembled Block1). */
 export interface ThingRequest {

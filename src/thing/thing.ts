@@ -4,7 +4,7 @@ import { isIPv6 } from 'node:net';
 import { createServer, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
 import { formatLinkFormat } from '../coap/link-format.js';
 import type { Logger } from '../log.js';
-import type { Link } from '../store/types.js';
+import type { Link } from '../coap/link-format.js';
 import { finalBlock1, reassembleBlock1 } from './block1.js';
 import {
   answerPings,

@@ -9,7 +9,8 @@ import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
 import { EventBus, type Telemetry } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
-import { Store, type Attrs } from '../../src/store/index.js';
+import { Store } from '../../src/store/index.js';
+import type { Attrs } from '../../src/coap/link-format.js';
 import { Fleet } from '../../src/thing/index.js';
 import { registerInStore } from '../observer/registration.js';
 

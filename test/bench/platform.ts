@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { CoapClient } from '../../src/coap/client.js';
 import { silentLogger } from '../../src/log.js';
 import { Fleet, type Thing } from '../../src/thing/index.js';
-import { encodeFrame, hmacOf, parseHubFrame } from '../../connector/protocol.js';
+import { encodeFrame, hmacOf, parseHubFrame } from '../../connector/protocol/index.js';
 import { stopProcess } from '../helpers/cli.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 
@@ -29,14 +29,14 @@ const TELEMETRY_RATES = [5_000, 8_000];
 const TELEMETRY_SECONDS = 5;
 const API_KEY = 'bench-key';
 const GATEWAY_ID = 'bench-gw';
-/** A gateway played by this process (protocol.ts over ws): the hub's capacity without the gateway's share. */
+/** A gateway played by this process (connector/protocol over ws): the hub's capacity without the gateway's share. */
 const SYNTHETIC_ID = 'bench-synthetic';
 const SYNTHETIC_VALUES = 60_000;
 const SYNTHETIC_WINDOW = 1_000;
 const SECRET = 'bench-secret';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = path.join(root, 'dist/src/cli.js');
+const cli = path.join(root, 'dist/src/app/cli.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-bench-platform-'));
 const log = silentLogger();
 const children: ChildProcess[] = [];

@@ -14,7 +14,7 @@ import {
   type ResultFrame,
   type SnapshotFrame,
   type TelemetryFrame,
-} from '../../connector/protocol.js';
+} from '../../connector/protocol/index.js';
 
 export interface HubPeerOptions {
   secrets: Record<string, string>;
@@ -26,7 +26,7 @@ export interface HubPeerOptions {
 }
 
 /**
- * A real WebSocket peer playing the hub's side of the protocol (connector/protocol.ts), for testing the
+ * A real WebSocket peer playing the hub's side of the protocol (connector/protocol/), for testing the
  * gateway's connector until and besides the real hub: challenge, HMAC check, welcome, seq dedup, acks.
  */
 export class HubPeer {

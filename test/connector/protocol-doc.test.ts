@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { gatewayFrameTypes, hubFrameTypes, parseGatewayFrame, parseHubFrame } from '../../connector/protocol.js';
+import { gatewayFrameTypes, hubFrameTypes, parseGatewayFrame, parseHubFrame } from '../../connector/protocol/index.js';
 import { ROOT } from '../helpers/cli.js';
 
 interface Example {

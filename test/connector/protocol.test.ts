@@ -6,7 +6,7 @@ import {
   parseHubFrame,
   verifyHmac,
   type FrameProblem,
-} from '../../connector/protocol.js';
+} from '../../connector/protocol/index.js';
 
 const device = {
   id: 'd1',

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { closeCodes, encodeFrame, hmacOf, parseHubFrame, type HubFrame } from '../../connector/protocol.js';
+import { closeCodes, encodeFrame, hmacOf, parseHubFrame, type HubFrame } from '../../connector/protocol/index.js';
 import { silentLogger } from '../../src/log.js';
 import { Thing } from '../../src/thing/index.js';
 import { waitFor } from '../helpers/wait.js';

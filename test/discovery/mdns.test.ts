@@ -5,7 +5,7 @@ import { Discovery, type MdnsSocketOptions } from '../../rd/index.js';
 import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
-import type { Link } from '../../src/store/index.js';
+import type { Link } from '../../src/coap/link-format.js';
 import { Thing } from '../../src/thing/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { freeWildcardUdpPort, LOOPBACK, multicastSkipReason, closeAfterEach } from './loopback.js';

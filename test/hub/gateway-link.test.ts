@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeCodes, hmacOf, MAX_FRAME_BYTES } from '../../connector/protocol.js';
+import { closeCodes, hmacOf, MAX_FRAME_BYTES } from '../../connector/protocol/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { FakeGateway, GATEWAY_ID, GATEWAY_SECRET, api, device, startHub, type RunningHub } from './harness.js';
 

@@ -6,7 +6,13 @@ import { parseConfig, type HubConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import type { DeviceInfo } from '../../src/store/index.js';
 import { Hub, GATEWAY_PATH, type HubTuning } from '../../connector/hub/index.js';
-import { encodeFrame, hmacOf, parseHubFrame, type GatewayFrame, type HubFrame } from '../../connector/protocol.js';
+import {
+  encodeFrame,
+  hmacOf,
+  parseHubFrame,
+  type GatewayFrame,
+  type HubFrame,
+} from '../../connector/protocol/index.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Parsed JSON, loosely typed: the assertions check its shape. */
@@ -79,7 +85,7 @@ export function device(id: string, overrides: Partial<DeviceInfo> = {}): DeviceI
   };
 }
 
-/** A gateway played by a real `ws` client speaking protocol.ts: what the connector does, step by step, under test control. */
+/** A gateway played by a real `ws` client speaking connector/protocol: what the connector does, step by step, under test control. */
 export class FakeGateway {
   readonly frames: HubFrame[] = [];
   closed: { code: number; reason: string } | undefined;

@@ -5,7 +5,8 @@ import { CoapClient } from '../../src/coap/client.js';
 import { parseConfig, type ObserverConfig } from '../../src/config.js';
 import { EventBus, type Telemetry } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
-import { Store, type Device, type Link } from '../../src/store/index.js';
+import { Store, type Device } from '../../src/store/index.js';
+import type { Link } from '../../src/coap/link-format.js';
 import { Observer } from '../../observer/index.js';
 import { registerInStore } from './registration.js';
 

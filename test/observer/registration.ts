@@ -1,4 +1,5 @@
-import type { Device, Link, Store } from '../../src/store/index.js';
+import type { Device, Store } from '../../src/store/index.js';
+import type { Link } from '../../src/coap/link-format.js';
 
 /**
  * What the RD writes for a full registration (RFC 9176 §5.3) from `address`: the device (found by

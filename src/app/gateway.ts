@@ -1,18 +1,20 @@
 import type { Logger } from 'pino';
-import { Connector } from '../connector/index.js';
-import { GATEWAY_PATH, Hub } from '../connector/hub/index.js';
-import { Executer } from '../executer/index.js';
-import { Observer } from '../observer/index.js';
-import { Pinger } from '../pinger/index.js';
-import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../rd/index.js';
-import { CoapClient } from './coap/client.js';
-import { Endpoint } from './coap/endpoint.js';
-import { DEFAULT_TIMING } from './coap/timing.js';
-import type { Config } from './config.js';
+import { Connector } from '../../connector/index.js';
+import { GATEWAY_PATH, Hub, isAuthorized } from '../../connector/hub/index.js';
+import { Executer } from '../../executer/index.js';
+import { Observer } from '../../observer/index.js';
+import { Pinger } from '../../pinger/index.js';
+import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../../rd/index.js';
+import { CoapClient } from '../coap/client.js';
+import { Endpoint } from '../coap/endpoint.js';
+import { DEFAULT_TIMING } from '../coap/timing.js';
+import type { Config } from '../config.js';
 import { logActivity } from './activity-log.js';
-import { EventBus } from './events.js';
-import type { Link } from './store/index.js';
-import { Store } from './store/index.js';
+import { EventBus } from '../events.js';
+import { createRegistry, MetricsServer, operatorRoutes, type ReadinessCheck, type Registry } from '../metrics/index.js';
+import { registerCoreMetrics, timedCommands } from '../metrics/core-metrics.js';
+import type { Link } from '../coap/link-format.js';
+import { Store } from '../store/index.js';
 
 interface Component {
   name: string;
@@ -32,11 +34,14 @@ export class Gateway {
   readonly executer: Executer;
   readonly hub: Hub | null;
   private readonly endpoint: Endpoint;
+  /** Every metric of this process: the components', the core's and Node's (served at /metrics). */
+  readonly metrics: Registry;
   private readonly client: CoapClient;
   private readonly components: Component[];
   private readonly started: Component[] = [];
   private connector: Connector | undefined;
   private hubPort: number | undefined;
+  private readonly execute;
 
   constructor(
     private readonly config: Config,
@@ -56,7 +61,14 @@ export class Gateway {
       multicastGroups: multicastGroups(config.discovery),
     });
     this.client = new CoapClient({ log: log.child({ component: 'coap-client' }), endpoint: this.endpoint });
-    const shared = (component: string) => ({ store: this.store, bus: this.bus, log: log.child({ component }) });
+    this.metrics = createRegistry();
+    registerCoreMetrics(this.metrics, this.store, this.bus);
+    const shared = (component: string) => ({
+      store: this.store,
+      bus: this.bus,
+      log: log.child({ component }),
+      metrics: this.metrics,
+    });
 
     this.rd = new ResourceDirectory({
       ...shared('rd'),
@@ -74,6 +86,7 @@ export class Gateway {
       client: this.client,
       checkLiveness,
     });
+    this.execute = timedCommands(this.metrics, (command) => this.executer.execute(command));
     this.hub =
       config.platform.url === null
         ? new Hub({
@@ -82,8 +95,24 @@ export class Gateway {
               ...config.hub,
               gateways: { ...config.hub.gateways, [config.platform.gatewayId]: config.platform.secret },
             },
+            metrics: this.metrics,
+            metricsNeedApiKey: config.metrics.requireApiKey,
+            readiness: () => this.readiness(),
           })
         : null;
+    const metricsServer =
+      this.hub === null && config.metrics.port !== null
+        ? new MetricsServer({
+            host: config.metrics.host,
+            port: config.metrics.port,
+            log: log.child({ component: 'metrics' }),
+            routes: operatorRoutes({
+              registry: this.metrics,
+              readiness: () => this.readiness(),
+              mayReadMetrics: (req, url) => !config.metrics.requireApiKey || isAuthorized(req, url, config.hub.apiKey),
+            }),
+          })
+        : undefined;
 
     const observer = new Observer({
       ...shared('observer'),
@@ -100,6 +129,10 @@ export class Gateway {
     });
 
     this.components = [
+      // First, so /healthz answers while the rest starts and /readyz says what is not up yet.
+      ...(metricsServer
+        ? [{ name: 'metrics', start: () => metricsServer.start(), stop: () => metricsServer.stop() }]
+        : []),
       { name: 'hub', start: () => this.startHub(), stop: () => this.hub?.stop() ?? Promise.resolve() },
       // Right after the hub: every event from here on reaches the outbox, and on stop the workers'
       // last events are written before the link closes. start() does not wait for the link.
@@ -170,7 +203,8 @@ export class Gateway {
       bus: this.bus,
       log: this.log.child({ component: 'connector' }),
       config: { ...this.config.platform, url },
-      execute: (command) => this.executer.execute(command),
+      execute: this.execute,
+      metrics: this.metrics,
     });
     await this.connector.start();
   }
@@ -179,6 +213,27 @@ export class Gateway {
     const { host, port, tls } = this.config.hub;
     const target = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     return `${tls ? 'wss' : 'ws'}://${target.includes(':') ? `[${target}]` : target}:${this.hubPort ?? port}${GATEWAY_PATH}`;
+  }
+
+  /** /readyz of the gateway (RFC-less, as Kubernetes probes expect): store open, RD bound, platform link up. */
+  private readiness(): ReadinessCheck[] {
+    return [
+      { name: 'store', check: () => this.store.db.open || 'the store is closed' },
+      {
+        name: 'rd',
+        check: () => {
+          this.rd.address();
+          return true;
+        },
+      },
+      {
+        name: 'platform_link',
+        check: () => {
+          const state = this.connector?.state() ?? 'offline';
+          return state === 'online' || `the platform link is ${state}`;
+        },
+      },
+    ];
   }
 
   private onDiscovered(host: string, port: number, links: Link[]): void {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Store } from '../store/index.js';
+import { Store } from '../../store/index.js';
 
 /**
  * Opens the database `start` writes, for a command that only reads it: a missing file is an error

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { createLogger } from '../log.js';
-import { Fleet, type RdTarget, type RegistrationMode } from '../thing/index.js';
+import { createLogger } from '../../log.js';
+import { Fleet, type RdTarget, type RegistrationMode } from '../../thing/index.js';
 import { integerIn, untilStopSignal } from './options.js';
 
 interface ThingCommandOptions {

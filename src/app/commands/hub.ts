@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { Hub } from '../../connector/hub/index.js';
-import { ConfigError, type HubConfig } from '../config.js';
-import { createLogger } from '../log.js';
+import { Hub } from '../../../connector/hub/index.js';
+import { ConfigError, type HubConfig } from '../../config.js';
+import { createLogger } from '../../log.js';
 import { configFrom, integerIn, untilStopSignal, withConfigOption } from './options.js';
 
 interface HubOptions {
@@ -47,7 +47,11 @@ export function register(program: Command): void {
     .action(async (options: HubOptions) => {
       const config = configFrom(options);
       const log = createLogger({ level: process.env.LOG_LEVEL ?? config.log.level });
-      const hub = new Hub({ log, config: standaloneHubConfig(config.hub, process.env, options) });
+      const hub = new Hub({
+        log,
+        config: standaloneHubConfig(config.hub, process.env, options),
+        metricsNeedApiKey: config.metrics.requireApiKey,
+      });
       await hub.start();
       await untilStopSignal();
       await hub.stop();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../log.js';
 import { Gateway } from '../gateway.js';
 import { configFrom, untilStopSignal, withConfigOption } from './options.js';
 

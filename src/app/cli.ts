@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from './config.js';
+import { ConfigError } from '../config.js';
 import { registerCommands } from './commands/index.js';
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DEVICE_EVENTS, type EventBus } from './events.js';
+import { DEVICE_EVENTS, type EventBus } from '../events.js';
 
 /**
  * What a person watching the gateway wants to see: one line per device change and per telemetry

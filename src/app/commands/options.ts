@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../../config.js';
 
 /** `-c, --config <file>`: every command that reads the gateway's configuration takes it. */
 export function withConfigOption(command: Command): Command {

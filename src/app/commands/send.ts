@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import { InvalidArgumentError, type Command as Program } from 'commander';
-import { Executer } from '../../executer/index.js';
-import type { Command, CommandResult } from '../command.js';
-import { CoapClient } from '../coap/client.js';
-import { decodePayload, parseMethod } from '../coap/content-format.js';
-import { ContentFormat } from '../coap/types.js';
-import { silentLogger } from '../log.js';
-import type { Store } from '../store/index.js';
+import { Executer } from '../../../executer/index.js';
+import type { Command, CommandResult } from '../../command.js';
+import { CoapClient } from '../../coap/client.js';
+import { decodePayload, parseMethod } from '../../coap/content-format.js';
+import { ContentFormat } from '../../coap/types.js';
+import { silentLogger } from '../../log.js';
+import type { Store } from '../../store/index.js';
 import { withStore } from './directory-store.js';
 import { configFrom, integerIn, withConfigOption } from './options.js';
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { Directory, locationOf, Lookup, parseLookupQuery, resolveLink, type LookupQuery } from '../../rd/index.js';
-import { CoapError } from '../coap/types.js';
-import { EventBus } from '../events.js';
-import { silentLogger } from '../log.js';
-import type { Attrs } from '../store/types.js';
+import { Directory, locationOf, Lookup, parseLookupQuery, resolveLink, type LookupQuery } from '../../../rd/index.js';
+import { CoapError } from '../../coap/types.js';
+import { EventBus } from '../../events.js';
+import { silentLogger } from '../../log.js';
+import type { Attrs } from '../../coap/link-format.js';
 import { withStore } from './directory-store.js';
 import { configFrom, withConfigOption } from './options.js';
 import { formatTable } from './table.js';

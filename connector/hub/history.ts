@@ -1,0 +1,136 @@
+/** One device event as GET /v1/devices/:id/history shows it. */
+export interface HistoryEvent {
+  event: string;
+  ts: number;
+  status?: string;
+  reason?: string;
+}
+
+/** The latest value of one telemetry path, and its recent numeric points for a chart. */
+export interface TelemetrySeries {
+  path: string;
+  ct: number | null;
+  value: unknown;
+  encoding?: 'base64';
+  ts: number;
+  /** `[ts, value]` pairs, oldest first, numeric values only, at most `maxPoints`. */
+  points: Array<[number, number]>;
+}
+
+export interface HistoryLimits {
+  eventsPerDevice: number;
+  pointsPerSeries: number;
+  pathsPerDevice: number;
+}
+
+/** Recent points of one numeric series in a fixed ring (two numbers per point), so memory stays bounded. */
+class Ring {
+  private readonly data: Float64Array;
+  private next = 0;
+  private length = 0;
+
+  constructor(private readonly capacity: number) {
+    this.data = new Float64Array(capacity * 2);
+  }
+
+  push(ts: number, value: number): void {
+    this.data[this.next * 2] = ts;
+    this.data[this.next * 2 + 1] = value;
+    this.next = (this.next + 1) % this.capacity;
+    this.length = Math.min(this.length + 1, this.capacity);
+  }
+
+  points(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    const start = (this.next - this.length + this.capacity) % this.capacity;
+    for (let i = 0; i < this.length; i++) {
+      const at = ((start + i) % this.capacity) * 2;
+      out.push([this.data[at]!, this.data[at + 1]!]);
+    }
+    return out;
+  }
+}
+
+interface PathState {
+  latest: Omit<TelemetrySeries, 'points' | 'path'>;
+  ring: Ring | undefined;
+}
+
+interface DeviceState {
+  events: HistoryEvent[];
+  paths: Map<string, PathState>;
+}
+
+/** A number to chart: a JSON number, or the first numeric field of a small object (`{"value": 21.5}`). */
+function numericOf(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const field of Object.values(value)) if (typeof field === 'number' && Number.isFinite(field)) return field;
+  }
+  return undefined;
+}
+
+/**
+ * What the hub has seen of each device since it started: its last device events and, per telemetry path, the
+ * latest value and the recent numeric points. Memory only, bounded per device; fed by every published event.
+ */
+export class DeviceHistory {
+  private readonly devices = new Map<string, DeviceState>();
+
+  constructor(private readonly limits: HistoryLimits) {}
+
+  /** For the pub/sub's publish listener: device events and telemetry, as the hub publishes them. */
+  record = (name: string, data: unknown): void => {
+    if (typeof data !== 'object' || data === null) return;
+    const body = data as Record<string, unknown>;
+    if (name.startsWith('telemetry/')) return this.recordTelemetry(body);
+    if (!name.startsWith('device.')) return;
+    const device = body.device as { id?: unknown; status?: unknown } | string | undefined;
+    const id = typeof device === 'string' ? device : device?.id;
+    if (typeof id !== 'string') return;
+    if (name === 'device.removed') {
+      this.devices.delete(id);
+      return;
+    }
+    const event: HistoryEvent = { event: name, ts: typeof body.ts === 'number' ? body.ts : Date.now() };
+    if (typeof device === 'object' && typeof device.status === 'string') event.status = device.status;
+    const events = this.state(id).events;
+    events.push(event);
+    if (events.length > this.limits.eventsPerDevice) events.shift();
+  };
+
+  events(id: string): HistoryEvent[] {
+    return [...(this.devices.get(id)?.events ?? [])];
+  }
+
+  series(id: string): TelemetrySeries[] {
+    const paths = this.devices.get(id)?.paths ?? new Map<string, PathState>();
+    return [...paths].map(([path, state]) => ({ path, ...state.latest, points: state.ring?.points() ?? [] }));
+  }
+
+  private recordTelemetry(body: Record<string, unknown>): void {
+    const { device, path, ct, value, encoding, ts } = body;
+    if (typeof device !== 'string' || typeof path !== 'string' || typeof ts !== 'number') return;
+    const paths = this.state(device).paths;
+    let state = paths.get(path);
+    if (state === undefined) {
+      if (paths.size >= this.limits.pathsPerDevice) return;
+      state = { latest: { ct: null, value: null, ts: 0 }, ring: undefined };
+      paths.set(path, state);
+    }
+    state.latest = { ct: typeof ct === 'number' ? ct : null, value, ts, ...(encoding === 'base64' && { encoding }) };
+    const number = encoding === undefined ? numericOf(value) : undefined;
+    if (number === undefined) return;
+    state.ring ??= new Ring(this.limits.pointsPerSeries);
+    state.ring.push(ts, number);
+  }
+
+  private state(id: string): DeviceState {
+    let state = this.devices.get(id);
+    if (state === undefined) {
+      state = { events: [], paths: new Map() };
+      this.devices.set(id, state);
+    }
+    return state;
+  }
+}
