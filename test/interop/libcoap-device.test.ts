@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayProcess } from '../helpers/gateway-process.js';
 import { waitFor } from '../helpers/wait.js';
-import { freePort } from './wakaama/wakaama.js';
-import { coapClient, LIBCOAP, LibcoapDevice, libcoapMissing } from './libcoap/device.js';
+import { freeUdpPort } from '../helpers/ports.js';
+import { coapClient } from '../thing/libcoap.js';
+import { LIBCOAP, LibcoapDevice, libcoapMissing } from './libcoap/device.js';
 
 /**
  * libcoap's `coap-server-notls` as the device, registered by `coap-client-notls` from a port of its own with
@@ -19,7 +20,7 @@ describe.skipIf(missing !== undefined)(`${LIBCOAP} coap-server-notls as a device
 
   beforeAll(async () => {
     gateway = await GatewayProcess.start({ prefix: 'coregate-libcoap-device-' });
-    device = new LibcoapDevice('::1', await freePort('::1'));
+    device = new LibcoapDevice('::1', await freeUdpPort('::1'));
     await device.start();
   });
   afterAll(async () => {

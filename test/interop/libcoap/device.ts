@@ -1,4 +1,4 @@
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { stopProcess } from '../../helpers/cli.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -74,13 +74,4 @@ export class LibcoapDevice {
     }
     return found;
   }
-}
-
-/** Runs `coap-client-notls ARGS` (an independent CoAP client) to completion; resolves with its output. */
-export function coapClient(args: string[], timeoutMs = 15_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('coap-client-notls', ['-B', '5', ...args], { timeout: timeoutMs, encoding: 'utf8' }, (err, out, errOut) =>
-      err ? reject(new Error(`coap-client-notls ${args.join(' ')}: ${err.message}\n${errOut}`)) : resolve(out),
-    );
-  });
 }

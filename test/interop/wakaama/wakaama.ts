@@ -1,11 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopProcess } from '../../helpers/cli.js';
+import { freeUdpPort } from '../../helpers/ports.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCRIPT = path.join(HERE, 'build-wakaama.sh');
@@ -50,15 +50,6 @@ export function buildWakaama(binding: 'U' | 'UQ' = 'U'): { binary: string } | { 
   }
 }
 
-/** A UDP port free right now on `address` (IPv6 or IPv4), for a client that binds a port it is given. */
-export async function freePort(address: string): Promise<number> {
-  const socket = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(resolve));
-  return port;
-}
-
 /** One running `lwm2mclient`; its console output is kept (`received bytes ignored!` and the like). */
 export class Lwm2mClient {
   output = '';
@@ -76,7 +67,7 @@ export class Lwm2mClient {
     options: { host: string; port: number; ep: string; lifetime: number; localPort?: number },
   ): Promise<Lwm2mClient> {
     const v4 = !options.host.includes(':');
-    const localPort = options.localPort ?? (await freePort(v4 ? '127.0.0.1' : '::1'));
+    const localPort = options.localPort ?? (await freeUdpPort(v4 ? '127.0.0.1' : '::1'));
     const args = ['-h', options.host, '-p', String(options.port), '-n', options.ep, '-t', String(options.lifetime)];
     args.push('-l', String(localPort), ...(v4 ? ['-4'] : []));
     // stdin stays open: the client reads its console commands from it (`quit` deregisters).
