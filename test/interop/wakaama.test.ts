@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { GatewayProcess, type HubDevice } from '../helpers/gateway-process.js';
 import { buildWakaama, Lwm2mClient, WAKAAMA } from './wakaama/wakaama.js';
 
@@ -20,7 +20,14 @@ describe.skipIf(skip !== undefined)(`${WAKAAMA} against coregate start`, () => {
     // A fast pinger: every ping to the device must be answered for it to stay online through the updates.
     gateway = await GatewayProcess.start({
       prefix: 'coregate-wakaama-',
-      config: { pinger: { intervalSeconds: 1, jitter: 0, missesBeforeOffline: 1, timeoutMs: 1000 } },
+      config: { pinger: { intervalSeconds: 1, jitter: 0 } },
+    });
+  });
+  beforeEach(() => {
+    // What each side said, for a failure on a machine where it cannot be reproduced at once.
+    onTestFailed(() => {
+      console.error(`gateway log (tail):\n${gateway.log.slice(-6000)}`);
+      for (const client of clients) console.error(`lwm2mclient ${client.localPort}:\n${client.output.slice(-1500)}`);
     });
   });
   afterAll(async () => {
@@ -35,7 +42,11 @@ describe.skipIf(skip !== undefined)(`${WAKAAMA} against coregate start`, () => {
   ): Promise<{ client: Lwm2mClient; device: HubDevice }> {
     const client = await Lwm2mClient.start(binary, { host, port: gateway.rdPort, ep, lifetime });
     clients.push(client);
-    const device = await gateway.waitForDevice(ep, (d) => d.status === 'online', `${ep} registered and online`);
+    const device = await gateway
+      .waitForDevice(ep, (d) => d.status === 'online', `${ep} registered and online`)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nlwm2mclient said:\n${client.output.slice(-2000)}`);
+      });
     return { client, device };
   }
 
