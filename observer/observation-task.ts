@@ -121,6 +121,9 @@ export class ObservationTask implements ResourceTask {
     // §3.1: a reply without Observe is the plain GET response; the stream ends as 'not-observable'.
     if (reply.observe === undefined) return;
     this.silent = false;
+    // A notification from a device taken offline: it is back (a re-registration still in flight reached it
+    // after a restart); the Pinger confirms and brings it online, which re-observes everything else at once.
+    if (this.suspended) this.ctx.checkLiveness(this.target.deviceId);
     this.retryDelayMs = FIRST_RETRY_MS;
     clearTimeout(this.retryTimer);
     this.fallback.stop();

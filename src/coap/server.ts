@@ -101,7 +101,7 @@ export class CoapServer {
     const reply = (response: WireResponse): void => this.reply(incoming, response);
     const method = methodOf(message.code);
     // RFC 7252 §5.8: an unrecognised or unsupported method code is answered 4.05.
-    if (method === undefined) return reply(bareResponse('4.05'));
+    if (method === undefined) return reply(bareResponse('4.05', [], `unknown method code ${message.code}`));
     const read = readRequestOptions(message.options);
     if (!read.ok) return reply(bareResponse(read.code, [], read.diagnostic));
     const { source, multicast } = incoming;
@@ -150,7 +150,11 @@ export class CoapServer {
   /** The whole request body: the payload itself, or Block1 blocks reassembled (RFC 7959 §2.5). */
   private requestBody(options: RequestOptions, payload: Buffer, key: string): { payload: Buffer } | WireResponse {
     const tooLarge = (): WireResponse =>
-      bareResponse('4.13', [{ number: OptionNumber.size1, value: encodeUint(this.maxPayloadBytes) }]);
+      bareResponse(
+        '4.13',
+        [{ number: OptionNumber.size1, value: encodeUint(this.maxPayloadBytes) }],
+        `request body larger than ${this.maxPayloadBytes} bytes`,
+      );
     if ((options.size1 ?? 0) > this.maxPayloadBytes) return tooLarge();
     const block = options.block1;
     if (block === undefined) return payload.length > this.maxPayloadBytes ? tooLarge() : { payload };
@@ -162,7 +166,7 @@ export class CoapServer {
       case 'continue':
         return bareResponse('2.31', [echoBlock1(block)]);
       case 'incomplete':
-        return bareResponse('4.08');
+        return bareResponse('4.08', [], 'Block1 blocks missing or out of order');
       case 'too-large':
         return tooLarge();
     }

@@ -72,7 +72,8 @@ export class CoapError extends Error {
 }
 
 export const badRequest = (message: string): CoapError => new CoapError('4.00', message);
-export const notFound = (message = ''): CoapError => new CoapError('4.04', message);
+/** Every 4.xx the RD sends says what was wrong in a short diagnostic payload (RFC 7252 §5.5.2). */
+export const notFound = (message: string): CoapError => new CoapError('4.04', message);
 
 /** What the gateway's CoAP client is asked to do (src/coap/client.ts implements CoapClientApi). */
 export interface CoapRequestOptions {

@@ -80,13 +80,15 @@ describe.skipIf(missing !== undefined)(`${LIBCOAP} coap-server-notls as a device
     await waitFor(() => telemetry(cameBackAt) >= 1, { what: 'telemetry after the restart', timeoutMs: 10_000 });
     const telemetryAfterMs = Date.now() - cameBackAt;
     expect(telemetryAfterMs).toBeLessThan(10_000);
-    const status = await gateway.device('libcoap-1');
-    expect(status!.status).toBe('online');
+    await gateway.waitForDevice('libcoap-1', (d) => d.status === 'online', 'the device online again', 10_000);
+    const onlineAfterMs = Date.now() - cameBackAt;
 
     // The restarted device was found by a ping to its base, from the RD's port, then observed again.
     const wire = device.datagrams().filter((d) => d.direction === 'received');
     expect(wire.some((d) => / c:0\.00 /.test(d.pdu) || /t:CON c:EMPTY/.test(d.pdu))).toBe(true);
     expect(new Set(wire.map((d) => d.peerPort))).toEqual(new Set([gateway.rdPort]));
-    console.info(`${LIBCOAP}: offline ${offlineAfterMs} ms after dying, telemetry ${telemetryAfterMs} ms after return`);
+    console.info(
+      `${LIBCOAP}: offline ${offlineAfterMs} ms after dying; after its return, telemetry in ${telemetryAfterMs} ms, online in ${onlineAfterMs} ms`,
+    );
   });
 });
