@@ -52,7 +52,7 @@ export class CommandRunner {
   }
 
   private async run(frame: CommandFrame): Promise<ResultFrame> {
-    const payload = fromWire(frame.payload, frame.ct, frame.encoding);
+    const payload = fromWire(frame.payload, frame.ct, frame.encoding, frame.path);
     if (!payload.ok) return failure(frame.id, { ok: false, error: { code: 'bad_request', message: payload.error } });
     const command: Command = {
       device: frame.device,
@@ -66,7 +66,7 @@ export class CommandRunner {
     };
     const result = await this.executeGuarded(command, frame.timeout);
     if (!result.ok) return failure(frame.id, result);
-    const wire = toWire(result.ct, result.payload);
+    const wire = toWire(result.ct, result.payload, frame.path);
     return {
       type: 'result',
       id: frame.id,

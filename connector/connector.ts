@@ -1,15 +1,15 @@
 import type { Execute } from '../src/command.js';
 import type { PlatformConfig } from '../src/config.js';
-import { DEVICE_EVENTS, type EventBus } from '../src/events.js';
+import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
 import type { Registry } from '../src/metrics/index.js';
 import type { Store } from '../src/store/index.js';
 import { Backoff } from './backoff.js';
+import { feedUpstream } from './bus-feed.js';
 import { CommandRunner } from './commands.js';
 import { dispatch, type Session } from './handlers.js';
 import { Link } from './link.js';
 import { ConnectorMetrics } from './metrics.js';
-import { valueToWire } from './payload.js';
 import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol/index.js';
 import { Upstream } from './upstream.js';
 
@@ -97,22 +97,8 @@ export class Connector {
     return this.current;
   }
 
-  /** Every device event and telemetry value goes into the outbox first, whatever the link's state. */
   private subscribe(): void {
-    const { bus } = this.deps;
-    for (const name of DEVICE_EVENTS) {
-      this.unsubscribe.push(
-        bus.on(name, (payload) => {
-          const reason = 'reason' in payload ? { reason: payload.reason } : {};
-          this.upstream.event(name, { device: payload.device, ...reason, ts: Date.now() });
-        }),
-      );
-    }
-    this.unsubscribe.push(
-      bus.on('telemetry', ({ device, path, ct, value, encoding, ts }) =>
-        this.upstream.telemetry({ device, path, ct, ...valueToWire(value, encoding), ts }),
-      ),
-    );
+    this.unsubscribe.push(...feedUpstream(this.deps.bus, this.upstream));
   }
 
   private connect(): void {

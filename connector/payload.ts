@@ -6,11 +6,12 @@ export type WirePayload = DecodedPayload;
 
 /**
  * CoAP bytes → frame value by Content-Format (src/coap/content-format.ts: JSON as JSON, text as a string,
- * CBOR and SenML decoded to JSON, anything else as base64). An empty payload is `""`, whatever its format.
+ * CBOR and SenML decoded to JSON, LwM2M TLV and JSON as resources by path under the request `path`, anything
+ * else as base64). An empty payload is `""`, whatever its format.
  */
-export function toWire(ct: number | null | undefined, bytes: Buffer): WirePayload {
+export function toWire(ct: number | null | undefined, bytes: Buffer, path?: string): WirePayload {
   if (bytes.length === 0) return { value: '' };
-  return decodePayload(ct ?? undefined, bytes);
+  return decodePayload(ct ?? undefined, bytes, path);
 }
 
 /** A value the Observer decoded already (base64-encoded by it, or still bytes): as a frame carries it. */
@@ -25,7 +26,12 @@ export type FromWire = { ok: true; bytes: Buffer | undefined; ct: number | undef
  * Frame value → CoAP bytes for a command: base64 as its exact bytes, otherwise encoded for `ct`;
  * a value that is not a string and comes with no `ct` is sent as JSON with ct 50.
  */
-export function fromWire(value: unknown, ct: number | undefined, encoding: 'base64' | undefined): FromWire {
+export function fromWire(
+  value: unknown,
+  ct: number | undefined,
+  encoding: 'base64' | undefined,
+  path?: string,
+): FromWire {
   if (value === undefined) return { ok: true, bytes: undefined, ct };
   if (encoding === 'base64') {
     if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) {
@@ -35,7 +41,7 @@ export function fromWire(value: unknown, ct: number | undefined, encoding: 'base
   }
   const sentCt = ct ?? (typeof value === 'string' ? undefined : ContentFormat.json);
   try {
-    return { ok: true, bytes: encodePayload(value, sentCt), ct: sentCt };
+    return { ok: true, bytes: encodePayload(value, sentCt, path), ct: sentCt };
   } catch (err) {
     return { ok: false, error: `payload cannot be encoded for content-format ${sentCt}: ${(err as Error).message}` };
   }

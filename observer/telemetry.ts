@@ -4,6 +4,6 @@ import type { Telemetry } from '../src/events.js';
 
 /** One reply as one telemetry event, its payload decoded by Content-Format (DESIGN "Payloads"). */
 export function toTelemetry(device: string, path: string, reply: CoapReply, ts = Date.now()): Telemetry {
-  const { value, encoding } = decodePayload(reply.contentFormat, reply.payload);
+  const { value, encoding } = decodePayload(reply.contentFormat, reply.payload, path);
   return { device, path, ct: reply.contentFormat ?? null, value, ...(encoding ? { encoding } : {}), ts };
 }

@@ -90,15 +90,81 @@ const executer = z
   })
   .strict();
 
+/** A CoAP request an RPC name or a shared attribute stands for (the hub's send body without its payload). */
+const coapRequest = z
+  .object({
+    method: z.enum(['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH']),
+    path: z.string().startsWith('/'),
+    query: z.array(z.string()).optional(),
+    ct: z.number().int().min(0).max(65535).optional(),
+    accept: z.number().int().min(0).max(65535).optional(),
+    timeout: positive.optional(),
+  })
+  .strict();
+
+/** How an MQTT client authenticates to a broker, and trusts it (mqtts://). */
+const brokerAccess = {
+  /** ThingsBoard "MQTT Basic" credentials, or any broker's user and password. */
+  username: z.string().min(1).nullable().default(null),
+  password: z.string().min(1).nullable().default(null),
+  /** PEM files for mqtts://: `ca` to trust the broker, `cert` + `key` for ThingsBoard "X.509" client certificates. */
+  ca: z.string().nullable().default(null),
+  cert: z.string().nullable().default(null),
+  key: z.string().nullable().default(null),
+  rejectUnauthorized: z.boolean().default(true),
+};
+
+/** The MQTT transport (platform.url mqtt:// or mqtts://): docs/scale-out.md and README "Connect to ThingsBoard". */
+const mqtt = z
+  .object({
+    /**
+     * `thingsboard`: ThingsBoard's Gateway MQTT API (`v1/gateway/...`); `coregate`: the link's own frames under
+     * `coregate/<gatewayId>/...`, for hubs started with `coregate hub --broker`.
+     */
+    topics: z.enum(['thingsboard', 'coregate']).default('thingsboard'),
+    /** Defaults to platform.gatewayId; the persistent session is kept by the broker under this id. */
+    clientId: z.string().min(1).nullable().default(null),
+    /** ThingsBoard "Access token" credentials: sent as the MQTT username. */
+    accessToken: z.string().min(1).nullable().default(null),
+    ...brokerAccess,
+    /** 5 with a fall back to 3.1.1 when the broker refuses it (`auto`), or exactly one of them. */
+    protocolVersion: z.union([z.literal('auto'), z.literal(4), z.literal(5)]).default('auto'),
+    keepaliveSeconds: z.number().int().min(0).max(65535).default(30),
+    /** MQTT 5 Session Expiry Interval: how long the broker keeps the session (and RPCs for it) while away. */
+    sessionExpirySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(4294967295)
+      .default(7 * 24 * 3600),
+    /** The name the platform sees: `ep` (`d/ep` when the registration has a `d`) or the gateway's device `id`. */
+    deviceName: z.enum(['ep', 'id']).default('ep'),
+    /** ThingsBoard device profile for a device whose registration has no `et`. */
+    deviceType: z.string().min(1).default('default'),
+    /** Telemetry values in one publish at most. */
+    maxBatch: z.number().int().positive().default(500),
+  })
+  .strict();
+
 const platform = z
   .object({
-    /** ws:// or wss:// URL of the hub; null runs an embedded hub on localhost. */
-    url: z.string().url().nullable().default(null),
+    /** ws:// or wss:// URL of the hub, or mqtt:// / mqtts:// of a broker; null runs an embedded hub on localhost. */
+    url: z
+      .string()
+      .url()
+      .refine((url) => /^(wss?|mqtts?):\/\//.test(url), 'must be a ws://, wss://, mqtt:// or mqtts:// URL')
+      .nullable()
+      .default(null),
     gatewayId: z.string().min(1).default(os.hostname()),
     secret: z.string().min(1).default('coregate-dev-secret'),
     outboxMax: z.number().int().positive().default(100_000),
     reconnectMinMs: positive.default(500),
     reconnectMaxMs: positive.default(30_000),
+    mqtt: mqtt.default(mqtt.parse({})),
+    /** RPC method names (ThingsBoard widgets') → the CoAP request they make; the RPC's params are its payload. */
+    rpc: z.record(z.string().min(1), coapRequest).default({}),
+    /** Shared attribute names → the CoAP request an update of it makes, with the new value as payload. */
+    sharedAttributes: z.record(z.string().min(1), coapRequest).default({}),
   })
   .strict();
 
@@ -108,6 +174,25 @@ const webhook = z
     /** Event name patterns (`telemetry`, `device.*`, ...); empty = every event. */
     events: z.array(z.string()).default([]),
     secret: z.string().optional(),
+  })
+  .strict();
+
+/** `coregate hub --broker`: the hub learns everything from an MQTT broker instead of gateway sockets (docs/scale-out.md). */
+const brokerHub = z
+  .object({
+    /** mqtt:// or mqtts:// URL; null = gateways connect to this hub's WebSocket route. */
+    url: z
+      .string()
+      .url()
+      .refine((url) => /^mqtts?:\/\//.test(url), 'must be an mqtt:// or mqtts:// URL')
+      .nullable()
+      .default(null),
+    ...brokerAccess,
+    /** The `$share/<group>/...` group of every hub of one deployment: webhooks fire once per event across it. */
+    shareGroup: z
+      .string()
+      .regex(/^[^/#+]+$/, 'no "/", "#" or "+"')
+      .default('coregate-hubs'),
   })
   .strict();
 
@@ -123,6 +208,7 @@ const hub = z
     commandTimeoutMs: positive.default(10_000),
     tls: z.object({ cert: z.string(), key: z.string() }).strict().nullable().default(null),
     webhooks: z.array(webhook).default([]),
+    broker: brokerHub.default(brokerHub.parse({})),
   })
   .strict();
 
@@ -171,6 +257,9 @@ export type ObserverConfig = Config['observer'];
 export type ExecuterConfig = Config['executer'];
 export type PlatformConfig = Config['platform'];
 export type HubConfig = Config['hub'];
+export type MqttConfig = PlatformConfig['mqtt'];
+export type BrokerHubConfig = HubConfig['broker'];
+export type CoapRequestConfig = PlatformConfig['rpc'][string];
 export type MetricsConfig = Config['metrics'];
 
 /** A configuration problem: the message names the file, the key and what is wrong. */
@@ -203,6 +292,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: (value: stri
   COREGATE_GATEWAY_SECRET: { path: ['platform', 'secret'], parse: String },
   COREGATE_HUB_PORT: { path: ['hub', 'port'], parse: Number },
   COREGATE_HUB_DB: { path: ['hub', 'db'], parse: String },
+  COREGATE_HUB_BROKER: { path: ['hub', 'broker', 'url'], parse: String },
   API_KEY: { path: ['hub', 'apiKey'], parse: String },
   COREGATE_METRICS_PORT: {
     path: ['metrics', 'port'],

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Connector } from '../../connector/index.js';
+import { createConnector, type PlatformLink } from '../../connector/index.js';
 import { GATEWAY_PATH, Hub, isAuthorized } from '../../connector/hub/index.js';
 import { Executer } from '../../executer/index.js';
 import { Observer } from '../../observer/index.js';
@@ -39,7 +39,7 @@ export class Gateway {
   private readonly client: CoapClient;
   private readonly components: Component[];
   private readonly started: Component[] = [];
-  private connector: Connector | undefined;
+  private connector: PlatformLink | undefined;
   private hubPort: number | undefined;
   private readonly execute;
 
@@ -198,7 +198,7 @@ export class Gateway {
 
   private async startConnector(): Promise<void> {
     const url = this.config.platform.url ?? this.embeddedHubUrl();
-    this.connector = new Connector({
+    this.connector = createConnector({
       store: this.store,
       bus: this.bus,
       log: this.log.child({ component: 'connector' }),

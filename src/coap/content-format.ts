@@ -1,5 +1,6 @@
 import { decode as decodeCborBytes, Encoder } from 'cbor-x';
 import { parseLinkFormat } from './link-format.js';
+import { decodeLwm2mJson, decodeTlv, encodeLwm2mJson, encodeTlv, senmlFromResources } from './lwm2m/index.js';
 import { resolveSenml, senmlToCborLabels } from './senml.js';
 import { ContentFormat, type CoapCode, type CoapMethod } from './types.js';
 
@@ -31,7 +32,7 @@ export function jsonSafe(value: unknown): unknown {
   return value;
 }
 
-function decodeStrict(ct: number, payload: Buffer): unknown {
+function decodeStrict(ct: number, payload: Buffer, path: string | undefined): unknown {
   switch (ct) {
     case ContentFormat.text:
       return utf8.decode(payload);
@@ -45,6 +46,10 @@ function decodeStrict(ct: number, payload: Buffer): unknown {
       return resolveSenml(decodeCborBytes(payload), 'cbor');
     case ContentFormat.linkFormat:
       return parseLinkFormat(utf8.decode(payload));
+    case ContentFormat.lwm2mTlv:
+      return decodeTlv(payload, path ?? '');
+    case ContentFormat.lwm2mJson:
+      return decodeLwm2mJson(utf8.decode(payload), path ?? '');
     default:
       throw new Error(`no decoder for content-format ${ct}`);
   }
@@ -52,32 +57,47 @@ function decodeStrict(ct: number, payload: Buffer): unknown {
 
 /**
  * Decodes a CoAP payload by its Content-Format: text, JSON, CBOR, SenML JSON/CBOR (resolved records,
- * RFC 8428 §4.6), link-format (RFC 6690). Anything else, and anything that does not decode as its
- * format says, travels as base64.
+ * RFC 8428 §4.6), link-format (RFC 6690), LwM2M TLV and LwM2M JSON (resources by path, which needs the
+ * request's `path`: TLV names resources relative to it). Anything else, and anything that does not decode
+ * as its format says, travels as base64.
  */
-export function decodePayload(ct: number | undefined, payload: Buffer): DecodedPayload {
+export function decodePayload(ct: number | undefined, payload: Buffer, path?: string): DecodedPayload {
   if (ct === undefined) return base64(payload);
   try {
-    return { value: decodeStrict(ct, payload) };
+    return { value: decodeStrict(ct, payload, path) };
   } catch {
     return base64(payload);
   }
 }
 
-/** A JSON value (or bytes) → payload bytes for `ct` (text, JSON, CBOR, SenML JSON/CBOR); bytes pass unchanged. */
-export function encodePayload(value: unknown, ct: number | undefined): Buffer {
+/**
+ * A JSON value (or bytes) → payload bytes for `ct` (text, JSON, CBOR, SenML JSON/CBOR, LwM2M TLV and JSON);
+ * bytes pass unchanged. For the LwM2M formats and SenML, `value` may be resources by path
+ * (`{"/3/0/14": "+02:00"}`), placed under the request's `path`.
+ */
+export function encodePayload(value: unknown, ct: number | undefined, path?: string): Buffer {
   if (value instanceof Uint8Array) return Buffer.from(value);
   switch (ct) {
     case ContentFormat.cbor:
       return Buffer.from(cbor.encode(value));
     case ContentFormat.senmlCbor:
-      return Buffer.from(cbor.encode(senmlToCborLabels(value)));
-    case ContentFormat.json:
+      return Buffer.from(cbor.encode(senmlToCborLabels(senmlPack(value, path))));
     case ContentFormat.senmlJson:
+      return Buffer.from(JSON.stringify(senmlPack(value, path)), 'utf8');
+    case ContentFormat.lwm2mTlv:
+      return encodeTlv(value, path ?? '');
+    case ContentFormat.lwm2mJson:
+      return encodeLwm2mJson(value, path ?? '');
+    case ContentFormat.json:
       return Buffer.from(JSON.stringify(value), 'utf8');
     default:
       return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
   }
+}
+
+/** A SenML pack as given, or one made from resources by path. */
+function senmlPack(value: unknown, path: string | undefined): unknown {
+  return Array.isArray(value) ? value : senmlFromResources(value, path ?? '');
 }
 
 /** `69` → `2.05` (RFC 7252 §3: class in the upper 3 bits, detail in the lower 5). */

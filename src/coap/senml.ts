@@ -10,6 +10,8 @@ export interface SenmlRecord {
   vd?: string;
   s?: number;
   ut?: number;
+  /** LwM2M object link `"<object>:<instance>"` (OMA-TS-LightweightM2M_Core-V1_1 §7.4.4). */
+  vlo?: string;
 }
 
 /** RFC 8428 §6 Table 6: CBOR integer labels of the SenML fields. */
@@ -96,10 +98,12 @@ export function resolveSenml(pack: unknown, source: 'json' | 'cbor', nowSeconds 
     const vb = optional<boolean>(fields, 'vb', 'boolean');
     const vd = dataValue(fields.vd);
     const s = optional<number>(fields, 's', 'number');
+    const vlo = optional<string>(fields, 'vlo', 'string');
     if (v !== undefined) record.v = (bv ?? 0) + v;
     else if (vs !== undefined) record.vs = vs;
     else if (vb !== undefined) record.vb = vb;
     else if (vd !== undefined) record.vd = vd;
+    else if (vlo !== undefined) record.vlo = vlo;
     else if (bv !== undefined && s === undefined) record.v = bv;
     if (s !== undefined) record.s = (bs ?? 0) + s;
     const ut = optional<number>(fields, 'ut', 'number');

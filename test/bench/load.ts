@@ -7,6 +7,9 @@ import { generate, parse, type ParsedPacket } from 'coap-packet';
  * A raw-UDP CoAP load generator: many source sockets, a window of outstanding CON requests on each,
  * latency from send to the matching ACK. No retransmission: a request unanswered within `timeoutMs`
  * counts as lost and frees its slot, so the figures are the server's, not a client's retry policy.
+ * Paced (`ratePerSecond`), latency runs from the time the schedule meant the request to leave, so a
+ * server that stalls the generator's window is charged for the wait (no coordinated omission), and a
+ * lost request counts in the percentiles as slower than any answered one.
  */
 
 export interface RequestSpec {
@@ -101,6 +104,8 @@ class Histogram {
 interface InFlight {
   index: number;
   sentAt: number;
+  /** When the schedule meant it to leave (paced), else when it left. */
+  dueAt: number;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
@@ -151,7 +156,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const token = nextToken++ >>> 0;
     datagram.writeUInt16BE(token & 0xffff, 2);
     datagram.writeUInt32BE(token, TOKEN_OFFSET);
-    map.set(token, { index, sentAt: performance.now() });
+    const sentAt = performance.now();
+    const dueAt = options.ratePerSecond === undefined ? sentAt : started + (index * 1000) / options.ratePerSecond;
+    map.set(token, { index, sentAt, dueAt });
     sockets[s]!.send(datagram, options.port, options.host);
     return true;
   }
@@ -170,7 +177,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const entry = inFlight[s]!.get(token);
     if (entry === undefined) return;
     inFlight[s]!.delete(token);
-    histogram.record(performance.now() - entry.sentAt);
+    histogram.record(performance.now() - entry.dueAt);
     answered++;
     const code = `${data[1]! >> 5}.${String(data[1]! & 0x1f).padStart(2, '0')}`;
     codes[code] = (codes[code] ?? 0) + 1;
@@ -187,6 +194,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (now - entry.sentAt < timeoutMs) break;
         map.delete(token);
         lost++;
+        histogram.record(Number.POSITIVE_INFINITY);
       }
     }
     fill();

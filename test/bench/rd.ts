@@ -8,6 +8,7 @@ import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
 import { echoServerScript, serveInChild, startServerProcess, type ServerProcess, type Usage } from './echo-server.js';
+import { cycle, resourceLookup } from './requests.js';
 import { encodeRequest, runLoad, type LoadOptions, type LoadResult } from './load.js';
 
 /**
@@ -59,19 +60,6 @@ const register = (i: number): Buffer =>
   });
 const endpointLookup = (i: number): Buffer =>
   encodeRequest({ method: 'GET', path: ['rd-lookup', 'ep'], query: [`ep=node-${i}`] });
-const RESOURCE_QUERIES = [
-  ['rt=temperature', 'count=10'],
-  ['page=3', 'count=10'],
-  ['if=core.a', 'count=10'],
-];
-const resourceLookup = (i: number): Buffer =>
-  encodeRequest({ method: 'GET', path: ['rd-lookup', 'res'], query: RESOURCE_QUERIES[i % RESOURCE_QUERIES.length]! });
-
-/** Requests cycle over a fixed, pre-encoded set, so the generator spends its CPU on sending. */
-function cycle(count: number, make: (i: number) => Buffer): (index: number) => Buffer {
-  const encoded = Array.from({ length: count }, (_, i) => make(i));
-  return (index) => encoded[(index * 7919) % count]!;
-}
 
 /** A phase's load figures plus the server's CPU time per answered request, which a busy machine does not distort. */
 interface Measured extends LoadResult {

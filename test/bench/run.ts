@@ -6,11 +6,14 @@ import { fileURLToPath } from 'node:url';
 /**
  * `npm run bench`: runs each benchmark in its own process, one after the other, so that one's
  * sockets, memory and CPU never colour another's figures. Each prints its own table with its baseline.
+ * `npm run bench -- --quick` (or BENCH_QUICK=1) runs shorter phases and smaller fleets; names pick benches.
  */
-const BENCHES = ['rd', 'workers', 'observer', 'platform'];
+const BENCHES = ['gateway', 'fleet', 'rd', 'workers', 'observer', 'platform'];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const only = process.argv.slice(2);
+const args = process.argv.slice(2);
+if (args.includes('--quick')) process.env.BENCH_QUICK = '1';
+const only = args.filter((arg) => arg !== '--quick');
 const chosen = only.length > 0 ? BENCHES.filter((name) => only.includes(name)) : BENCHES;
 
 function runOne(name: string): Promise<number> {

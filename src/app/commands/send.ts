@@ -53,18 +53,18 @@ function guessContentFormat(text: string): number {
 }
 
 /** For scripts (`--json`): one line, the payload as the platform link carries it (DESIGN.md wire contract 4). */
-export function resultJson(result: CommandResult): string {
+export function resultJson(result: CommandResult, path?: string): string {
   if (!result.ok) return JSON.stringify({ error: result.error });
-  const { value, encoding } = decodePayload(result.ct ?? undefined, result.payload);
+  const { value, encoding } = decodePayload(result.ct ?? undefined, result.payload, path);
   return JSON.stringify({ code: result.code, ct: result.ct, payload: value, ...(encoding ? { encoding } : {}) });
 }
 
 /** For people: the code and format on one line, then the payload decoded by its Content-Format. */
-export function resultText(result: CommandResult): string {
+export function resultText(result: CommandResult, path?: string): string {
   if (!result.ok) return `error: ${result.error.code}: ${result.error.message}\n`;
   const head = `${result.code}${result.ct === null ? '' : `  ct=${result.ct}`}  (${result.payload.length} bytes)\n`;
   if (result.payload.length === 0) return head;
-  const { value, encoding } = decodePayload(result.ct ?? undefined, result.payload);
+  const { value, encoding } = decodePayload(result.ct ?? undefined, result.payload, path);
   const body = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
   return `${head}${encoding ? `(${encoding}) ` : ''}${body}\n`;
 }
@@ -128,7 +128,8 @@ export function register(program: Program): void {
             await client.close();
           }
         });
-        const out = options.json ? `${resultJson(result)}\n` : resultText(result);
+        const { path } = splitUri(uri);
+        const out = options.json ? `${resultJson(result, path)}\n` : resultText(result, path);
         (result.ok || options.json ? process.stdout : process.stderr).write(out);
         process.exitCode = result.ok && result.code.startsWith('2.') ? 0 : 1;
       },
