@@ -30,8 +30,8 @@ interface PendingConfirmable {
   resolve(reply: Message): void;
 }
 
-// One cache for both roles (requests from devices, notifications and separate responses to our requests):
-// RFC 7252 §4.5 deduplicates by (source endpoint, message id) whatever the message carries.
+// One cache for both roles (requests from devices, notifications and separate responses to our requests),
+// keyed by (request or response, peer, message id): see receive().
 const MAX_SEEN = 65_536;
 // Message ids are per peer (RFC 7252 §4.4); the oldest peers' counters go first past this many.
 const MAX_PEERS = 100_000;
@@ -70,7 +70,8 @@ export const isUnanswerable = (remote: Pick<RemoteInfo, 'port'>): boolean => rem
  *
  * Shared between the roles: message ids per peer (our CON requests, separate responses and NON replies
  * draw from one counter, so none repeats towards a peer within EXCHANGE_LIFETIME, §4.4), duplicate
- * detection by (peer, message id) for every CON and NON received (§4.5), and the socket. Requests go to
+ * detection by (peer, message id) for every CON and NON received, requests and responses apart (§4.5),
+ * and the socket. Requests go to
  * the `RequestReceiver` (the server); ACK and RST to the CON they answer (matched by peer and message
  * id); responses to the exchange that holds their token (matched by peer and token, §5.3.2).
  */
@@ -319,7 +320,12 @@ export class Endpoint {
       if (header.type === 'CON') this.sendQuietly(source, resetFor(header.messageId));
       return;
     }
-    const key = `${peerKey(source)}#${message.messageId}`;
+    // RFC 7252 §4.5 deduplicates by (source endpoint, message id). The key also says whether the message is a
+    // request or a response: a retransmission is the same message, so it never changes sides, while peers that
+    // keep one message-id counter per role on one socket do reuse an id across them. The `coap` package (1.5)
+    // does: its agent's registration and its server's notifications (coap-packet's counter) share a port, and
+    // a notification carrying the registration's id was dropped as its duplicate.
+    const key = `${isResponse(message) ? 'r' : 'q'}|${peerKey(source)}#${message.messageId}`;
     const seen = this.seen.begin(key);
     if (seen.seen) {
       // RFC 7252 §4.5: a duplicate CON gets the same reply again; a duplicate still in progress, or a NON, nothing.
