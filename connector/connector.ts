@@ -40,7 +40,7 @@ const closeExplanations: Record<number, string> = {
 };
 
 /**
- * The gateway's one long-lived link to the platform (DESIGN.md "Wire contract"): connects out, answers
+ * The gateway's one long-lived link to the platform (docs/design.md "Wire contract"): connects out, answers
  * the challenge, then streams the outbox upstream and runs commands downstream; reconnects forever with
  * exponential backoff and full jitter.
  */

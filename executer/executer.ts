@@ -19,7 +19,7 @@ export interface ExecuterDeps {
 const failure = (code: CommandErrorCode, message: string): CommandResult => ({ ok: false, error: { code, message } });
 
 /**
- * Turns platform commands into CoAP requests to the device's current address (DESIGN.md "Command").
+ * Turns platform commands into CoAP requests to the device's current address (docs/design.md, data flow "Command").
  * Every command ends in exactly one result, never an exception; its deadline covers the wait behind
  * earlier commands to the same device, the retransmissions and any block-wise transfer.
  */
@@ -73,7 +73,7 @@ export class Executer {
   private refusal(deviceId: string): CommandResult | undefined {
     const device = this.deps.store.devices.get(deviceId);
     if (!device) return failure('unknown_device', `no device ${deviceId}`);
-    // DESIGN.md "Addresses": a removed or expired registration is never commanded, whatever answers there now.
+    // docs/design.md "Addresses": a removed or expired registration is never commanded, whatever answers there now.
     if (this.deps.store.registrations.live(deviceId) === undefined) {
       return failure('unknown_device', `device ${deviceId} is not registered (removed or expired)`);
     }

@@ -141,7 +141,7 @@ export class Pinger {
     const { store, config, client } = this.deps;
     const startedAt = performance.now();
     const now = Date.now();
-    // DESIGN.md "Addresses": a removed or expired registration is not pinged; what answers at its old
+    // docs/design.md "Addresses": a removed or expired registration is not pinged; what answers at its old
     // address (a new device, another program) says nothing about the device that was registered there.
     const planned = store.devices
       .list()

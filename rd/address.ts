@@ -1,4 +1,4 @@
-import { formatAddress } from '../src/store/index.js';
+import { formatAddress, unmapHost } from '../src/coap/peer.js';
 
 /** Where a request came from, with IPv4-mapped IPv6 addresses already unmapped. */
 export interface Source {
@@ -14,16 +14,10 @@ export function baseOf(source: Source): string {
   return `coap://${formatAddress(source.host.replace(/%.*$/, ''), source.port)}`;
 }
 
-/** A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; the device is an IPv4 device. */
-export function unmapHost(host: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  return mapped ? mapped[1]! : host;
-}
-
 const COAP_DEFAULT_PORT = 5683;
 
 /**
- * The address a device is contacted at (DESIGN.md "Addresses"): RFC 9176 §5.1 makes the base URI the
+ * The address a device is contacted at (docs/design.md "Addresses"): RFC 9176 §5.1 makes the base URI the
  * explicit `base` when given, the source address of the registration otherwise. Only a `coap://` base
  * names an address this gateway can send to (CoAP over UDP, no DTLS); any other scheme (`coaps`,
  * `coap+tcp`) leaves the source address in use. Host names stay names, resolved at each request.

@@ -5,9 +5,9 @@ import type { Logger } from '../src/log.js';
 import type { Store } from '../src/store/index.js';
 import type { Device, DeviceSource, Registration } from '../src/store/types.js';
 import type { Attrs, Link } from '../src/coap/link-format.js';
-import { baseOf, contactOf, unmapHost, type Source } from './address.js';
+import { unmapHost } from '../src/coap/peer.js';
+import { baseOf, contactOf, type Source } from './address.js';
 import { EndpointIndex } from './endpoint-index.js';
-import { GroupCommit } from './group-commit.js';
 import { keepRenderings } from './resolved.js';
 import { keptAttrs, keptLinks, looksTheSame } from './unchanged.js';
 
@@ -32,6 +32,9 @@ export interface RegistrationChange {
   links: Link[] | undefined;
 }
 
+/** One bus event of a change, its payload taken when the change was made. */
+type Announcement = () => void;
+
 export type DiscoveredResult = { ok: true; deviceId: string } | { ok: false; error: string };
 
 /** How long a client should wait before retrying when the directory is full (RFC 9176 §5.3: 5.03 + Max-Age). */
@@ -39,17 +42,16 @@ const FULL_RETRY_SECONDS = 60;
 
 /**
  * The state the RD interfaces share (aiocoap's CommonRD): registrations over the store, the identity
- * rules of DESIGN.md, and the bus events. Every change goes through here, so every change is indexed
+ * rules of docs/design.md, and the bus events. Every change goes through here, so every change is indexed
  * and announced exactly once.
  *
  * Events: a registration (new or replacing one of the same `d`/`ep`) emits `device.registered`, since
  * RFC 9176 §5.3 makes it a new registration that replaces the old one; an update emits `device.updated`;
- * a removal emits `device.removed` with its reason. A device that loses its registration goes offline
+ * a removal emits `device.removed` with its reason (each once its writes are on disk, see announce()). A device that loses its registration goes offline
  * (`device.offline`); one that registers or updates while offline comes back (`device.online`).
  */
 export class Directory {
   private readonly index = new EndpointIndex();
-  private readonly commits: GroupCommit;
   private changes = 0;
 
   constructor(
@@ -59,7 +61,6 @@ export class Directory {
     private readonly config: RdConfig,
   ) {
     for (const reg of store.registrations.all()) this.index.add(reg);
-    this.commits = new GroupCommit(store.db, log);
   }
 
   /** The live registration at `/rd/<id>`; an expired one not swept yet is already gone. */
@@ -113,7 +114,7 @@ export class Directory {
     }
     // RFC 9176 §5.1: the device is reached at its base; the source address only when it gave none.
     const contact = contactOf(input.base, source);
-    const reg = this.commits.write(() => {
+    const reg = this.store.write(() => {
       const device = known
         ? this.moveDevice(known, { ep: input.ep, d: input.d, ...contact, lastSeen: now })
         : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...contact }, now);
@@ -135,8 +136,10 @@ export class Directory {
       this.put(next, previous);
       return next;
     });
-    this.emit('device.registered', reg.deviceId);
-    this.markOnline(reg.deviceId, now);
+    const events: Announcement[] = [];
+    this.describe(events, 'device.registered', reg.deviceId);
+    this.markOnline(events, reg.deviceId, now);
+    this.announce(events);
     return reg;
   }
 
@@ -162,14 +165,16 @@ export class Directory {
     // RFC 9176 §5.3.1: a new base moves the device; without one, a new source address moves it only when
     // the registration has no explicit base (the update's source is then its base, as at registration).
     const contact = next.baseExplicit ? contactOf(next.base, source) : source;
-    this.commits.write(() => {
+    this.store.write(() => {
       const device = this.store.devices.get(id);
       // An update is a sign of life: lastSeen moves with it (docs/api.md).
       if (device) this.moveDevice(device, current.discovered ? { lastSeen: now } : { ...contact, lastSeen: now });
       this.put(next, current);
     });
-    this.emit('device.updated', id);
-    this.markOnline(id, now);
+    const events: Announcement[] = [];
+    this.describe(events, 'device.updated', id);
+    this.markOnline(events, id, now);
+    this.announce(events);
     return next;
   }
 
@@ -177,16 +182,21 @@ export class Directory {
   remove(id: string, reason: RemovalReason): boolean {
     const reg = this.store.registrations.get(id);
     if (!reg) return false;
-    this.commits.write(() => {
+    this.store.write(() => {
       this.store.registrations.remove(id);
       this.index.delete(reg);
     });
     this.changes++;
     const device = this.store.devices.get(id);
     if (!device) return true;
-    this.bus.emit('device.removed', { device: this.store.info(device), reason });
+    const removed = { device: this.store.info(device), reason };
+    const events: Announcement[] = [() => this.bus.emit('device.removed', removed)];
     const offline = this.store.devices.setStatus(id, 'offline');
-    if (offline) this.bus.emit('device.offline', { device: this.store.info(offline) });
+    if (offline) {
+      const payload = { device: this.store.info(offline) };
+      events.push(() => this.bus.emit('device.offline', payload));
+    }
+    this.announce(events);
     return true;
   }
 
@@ -216,7 +226,7 @@ export class Directory {
     const previous = known && this.get(known.id, now);
     if (previous && !previous.discovered) return { ok: true, deviceId: previous.deviceId };
     if (!previous && this.count() >= this.config.limits.maxRegistrations) return { ok: false, error: 'directory full' };
-    const reg = this.commits.write(() => {
+    const reg = this.store.write(() => {
       const device = known ?? this.store.devices.create({ ep: null, d: null, source: 'discovery', ...source }, now);
       const next: Registration = {
         deviceId: device.id,
@@ -236,17 +246,28 @@ export class Directory {
       this.put(next, this.store.registrations.get(device.id));
       return next;
     });
-    this.emit(previous ? 'device.updated' : 'device.registered', reg.deviceId);
-    this.markOnline(reg.deviceId, now);
+    const events: Announcement[] = [];
+    this.describe(events, previous ? 'device.updated' : 'device.registered', reg.deviceId);
+    this.markOnline(events, reg.deviceId, now);
+    this.announce(events);
     return { ok: true, deviceId: reg.deviceId };
   }
 
-  /** Commits the pending writes now (stop() calls it before the store closes). */
-  flush(): void {
-    this.commits.flush();
+  /**
+   * Resolves once every change made so far is on disk: an interface answers a change only then, so a device
+   * told 2.01 Created never finds its registration lost to a crash (group commit: the store batches the writes
+   * of a few milliseconds into one transaction, see docs/architecture.md).
+   */
+  durable(): Promise<void> {
+    return this.store.durable();
   }
 
-  /** DESIGN.md Identity: a device discovered by multicast (no ep yet) is merged when it registers. */
+  /** Commits the pending writes now, releasing the answers that wait for them (stop() calls it). */
+  flush(): void {
+    this.store.commit();
+  }
+
+  /** docs/design.md "Identity": a device discovered by multicast (no ep yet) is merged when it registers. */
   private discoveredAt(source: Source): Device | undefined {
     const device = this.store.devices.findByAddress(source.host, source.port);
     return device && device.source === 'discovery' && device.ep === null ? device : undefined;
@@ -271,13 +292,35 @@ export class Directory {
     this.index.add(next);
   }
 
-  private markOnline(id: string, now: number): void {
+  private markOnline(events: Announcement[], id: string, now: number): void {
     const online = this.store.devices.setStatus(id, 'online', now);
-    if (online) this.bus.emit('device.online', { device: this.store.info(online) });
+    if (online) {
+      const payload = { device: this.store.info(online) };
+      events.push(() => this.bus.emit('device.online', payload));
+    }
   }
 
-  private emit(event: 'device.registered' | 'device.updated', id: string): void {
+  /** The event of a change, with the device as it is now. */
+  private describe(events: Announcement[], event: 'device.registered' | 'device.updated', id: string): void {
     const device = this.store.devices.get(id);
-    if (device) this.bus.emit(event, { device: this.store.info(device) });
+    if (device) {
+      const payload = { device: this.store.info(device) };
+      events.push(() => this.bus.emit(event, payload));
+    }
+  }
+
+  /**
+   * Emits a change's events once its writes are on disk, in the order of the changes: nobody (the Observer, the
+   * connector, the hub behind it) acts on a registration a crash could still undo, and no device is contacted
+   * before it has its 2.01. A lost batch announces nothing; its requests are answered 5.00 (rd/router.ts).
+   */
+  private announce(events: Announcement[]): void {
+    if (events.length === 0) return;
+    this.store.durable().then(
+      () => {
+        for (const emit of events) emit();
+      },
+      () => {},
+    );
   }
 }

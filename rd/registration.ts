@@ -46,7 +46,7 @@ export class RegistrationInterface {
 
   /**
    * RFC 9176 §5.3.1: refreshes the lifetime; may change lt, base, et and extra attributes.
-   * A link-format payload replaces the links (an extension issue 2 asks for; the RFC sends none).
+   * A link-format payload replaces the links (an extension of this RD; the RFC sends none).
    */
   update = (request: CoapRequest, id: string): CoapResponse => {
     const params = parseRegistrationParams(request.query);

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { z } from 'zod';
+import { COAP_METHODS } from './coap/types.js';
+import { MAX_COMMAND_TIMEOUT_MS } from './command.js';
 
 const port = z.number().int().min(0).max(65535);
 const positive = z.number().positive();
@@ -86,14 +88,14 @@ const observer = z
 const executer = z
   .object({
     defaultTimeoutMs: positive.default(10_000),
-    maxTimeoutMs: positive.default(120_000),
+    maxTimeoutMs: positive.default(MAX_COMMAND_TIMEOUT_MS),
   })
   .strict();
 
 /** A CoAP request an RPC name or a shared attribute stands for (the hub's send body without its payload). */
 const coapRequest = z
   .object({
-    method: z.enum(['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH']),
+    method: z.enum(COAP_METHODS),
     path: z.string().startsWith('/'),
     query: z.array(z.string()).optional(),
     ct: z.number().int().min(0).max(65535).optional(),
@@ -177,6 +179,9 @@ const webhook = z
   })
   .strict();
 
+/** The hub's API key when none is configured (the embedded hub logs `apiKeyIsDefault` when it is in use). */
+export const DEFAULT_API_KEY = 'coregate-dev-key';
+
 /** `coregate hub --broker`: the hub learns everything from an MQTT broker instead of gateway sockets (docs/scale-out.md). */
 const brokerHub = z
   .object({
@@ -201,7 +206,7 @@ const hub = z
     host: z.string().default('127.0.0.1'),
     port: port.default(9000),
     db: z.string().default('./data/hub.db'),
-    apiKey: z.string().min(1).default('coregate-dev-key'),
+    apiKey: z.string().min(1).default(DEFAULT_API_KEY),
     /** Gateway id → shared secret. The embedded hub adds the local gateway itself. */
     gateways: z.record(z.string(), z.string()).default({}),
     heartbeatSeconds: seconds.default(15),

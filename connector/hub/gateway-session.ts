@@ -33,8 +33,10 @@ export interface SessionHost {
   snapshot(session: GatewaySession, frame: GatewayFrameOf<'snapshot'>): void;
   result(session: GatewaySession, frame: GatewayFrameOf<'result'>): boolean;
   failCommand(session: GatewaySession, id: string, error: HttpError): void;
-  /** Persists taken seqs and device moves; acks follow it. */
-  commit(): void;
+  /** Commits taken seqs and device moves now; false if the commit failed (it is retried). Acks follow it. */
+  commit(): boolean;
+  /** Resolves once everything written so far is on disk. */
+  durable(): Promise<void>;
 }
 
 /** What /socket/info shows of a gateway link. */
@@ -49,7 +51,7 @@ export interface GatewayLinkInfo {
 type Handlers = { [T in GatewayFrame['type']]: (frame: GatewayFrameOf<T>) => void };
 
 /**
- * One gateway's WebSocket (DESIGN.md "Wire contract"): challenge → hello (HMAC of the nonce) → welcome,
+ * One gateway's WebSocket (docs/design.md "Wire contract"): challenge → hello (HMAC of the nonce) → welcome,
  * then seq'd upstream frames acked cumulatively, commands down and results up, heartbeat by ping/pong.
  */
 export class GatewaySession {
@@ -181,7 +183,10 @@ export class GatewaySession {
     this.scheduleAck();
   }
 
-  /** Acks go out once per turn of the event loop, after one commit for all frames of that turn. */
+  /**
+   * Acks go out once per turn of the event loop, after one commit for all frames of that turn: an ack tells the
+   * gateway to trim its outbox, so what it covers must be on disk first.
+   */
   private scheduleAck(): void {
     if (this.ackScheduled) return;
     this.ackScheduled = true;
@@ -189,8 +194,9 @@ export class GatewaySession {
       this.ackScheduled = false;
       // A closing link gets no ack; what it took is committed by the next commit or by the hub's stop().
       if (this.ws.readyState !== this.ws.OPEN) return;
-      this.host.commit();
-      this.send({ type: 'ack', seq: this.host.lastSeq(this.gateway!) });
+      const ack = (): void => void this.send({ type: 'ack', seq: this.host.lastSeq(this.gateway!) });
+      if (this.host.commit()) ack();
+      else this.host.durable().then(ack, () => {});
     });
   }
 

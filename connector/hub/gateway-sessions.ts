@@ -22,8 +22,10 @@ export interface GatewaySessionsDeps {
   registry: DeviceRegistry;
   pending: PendingCommands;
   publish: (name: string, data: unknown) => void;
-  /** Persists ledger and registry moves in one transaction. */
-  commit: () => void;
+  /** Commits ledger and registry moves now; false if the commit failed (it is retried). */
+  commit: () => boolean;
+  /** Resolves once everything written so far is on disk. */
+  durable: () => Promise<void>;
 }
 
 /** The gateways' WebSocket route: one live session per gateway id, a newer one replacing the older. */
@@ -149,8 +151,12 @@ export class GatewaySessions implements SessionHost {
     this.deps.pending.fail(id, session.key, error);
   }
 
-  commit(): void {
-    this.deps.commit();
+  commit(): boolean {
+    return this.deps.commit();
+  }
+
+  durable(): Promise<void> {
+    return this.deps.durable();
   }
 
   private failCommands(session: GatewaySession, why: string): void {

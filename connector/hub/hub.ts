@@ -4,9 +4,11 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { MAX_COMMAND_TIMEOUT_MS } from '../../src/command.js';
 import type { HubConfig } from '../../src/config.js';
+import { formatAddress } from '../../src/coap/peer.js';
 import { createRegistry, operatorRoutes, type ReadinessCheck, type Registry } from '../../src/metrics/index.js';
-import { formatAddress, openDatabase, type Db } from '../../src/store/index.js';
+import { openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
 import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
@@ -42,7 +44,7 @@ export const defaultTuning: HubTuning = {
   infoIntervalMs: 5_000,
   handshakeTimeoutMs: 10_000,
   maxBodyBytes: 1024 * 1024,
-  maxCommandTimeoutMs: 120_000,
+  maxCommandTimeoutMs: MAX_COMMAND_TIMEOUT_MS,
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
   webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },
@@ -73,7 +75,7 @@ interface Running {
   commit: () => void;
 }
 
-/** The platform side (DESIGN.md "Hub API"): gateways' WebSocket route, HTTP API, pub/sub, info socket, webhooks. */
+/** The platform side (docs/design.md "Hub API"): gateways' WebSocket route, HTTP API, pub/sub, info socket, webhooks. */
 export class Hub {
   private readonly secrets = new Map<string, string>();
   private readonly tuning: HubTuning;
@@ -94,18 +96,22 @@ export class Hub {
     const { log, config } = this.deps;
     const tuning = this.tuning;
     const db = openDatabase(config.db, migrations);
-    const registry = new DeviceRegistry(db);
-    const ledger = new SeqLedger(db);
+    // Group commit, as the gateway's store does: every write joins a batch committed within a few ms, or
+    // at once where an ack must follow it (docs/architecture.md, "How a write becomes durable").
+    const writes = new WriteBatch(db, log);
+    const registry = new DeviceRegistry(db, writes);
+    const ledger = new SeqLedger(db, writes);
     const pending = new PendingCommands();
     const pubsub = new PubSub(log, { maxBufferedBytes: tuning.maxSubscriberBufferedBytes });
     const webhooks = new Webhooks(log, config.webhooks, tuning.webhooks);
     pubsub.onPublish((name, data, from) => webhooks.deliver(name, data, from));
     const history = new DeviceHistory(tuning.history);
     pubsub.onPublish(history.record);
-    const commit = db.transaction(() => {
+    const commit = (): boolean => {
       ledger.flush();
       registry.flush();
-    });
+      return writes.commit();
+    };
     const sessions = new GatewaySessions({
       log,
       heartbeatSeconds: config.heartbeatSeconds,
@@ -115,7 +121,8 @@ export class Hub {
       registry,
       pending,
       publish: (name, data) => pubsub.publish(name, data),
-      commit: () => commit(),
+      commit,
+      durable: () => writes.durable(),
     });
     const readApi = new ReadApi({
       db,

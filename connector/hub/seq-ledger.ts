@@ -1,7 +1,7 @@
-import type { Db } from '../../src/store/index.js';
+import type { Db, WriteBatch } from '../../src/store/index.js';
 
 /**
- * The last upstream `seq` the hub has taken from each gateway (DESIGN.md "Wire contract" 2).
+ * The last upstream `seq` the hub has taken from each gateway (docs/design.md "Wire contract" 2).
  * Persisted so duplicates resent after a hub restart are still recognised.
  */
 export class SeqLedger {
@@ -10,7 +10,10 @@ export class SeqLedger {
   private readonly saveStmt;
   private readonly connectedStmt;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly writes: WriteBatch,
+  ) {
     for (const row of db.prepare('SELECT id, last_seq FROM gateways').all() as { id: string; last_seq: number }[]) {
       this.lastSeq.set(row.id, row.last_seq);
     }
@@ -35,12 +38,14 @@ export class SeqLedger {
   }
 
   connected(gateway: string, at: number): void {
-    this.connectedStmt.run(gateway, at);
+    this.writes.write(() => this.connectedStmt.run(gateway, at));
   }
 
-  /** Persists moved seqs; the caller acks only after this returned. */
+  /** Writes moved seqs into the open batch; the caller acks only once that batch is committed. */
   flush(): void {
-    for (const gateway of this.dirty) this.saveStmt.run(gateway, this.get(gateway));
+    this.writes.write(() => {
+      for (const gateway of this.dirty) this.saveStmt.run(gateway, this.get(gateway));
+    });
     this.dirty.clear();
   }
 }

@@ -35,12 +35,7 @@ export const protocolErrorCodes = [
 ] as const;
 export type ProtocolErrorCode = (typeof protocolErrorCodes)[number];
 
-export const commandErrorCodes = ['unknown_device', 'device_offline', 'timeout', 'bad_request'] as const;
-export const coapMethods = ['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'] as const;
-export const deviceEventNames = [
-  'device.registered',
-  'device.updated',
-  'device.removed',
-  'device.online',
-  'device.offline',
-] as const;
+// The vocabularies frames share with the gateway's core, defined there once.
+export { COMMAND_ERROR_CODES as commandErrorCodes } from '../../src/command.js';
+export { COAP_METHODS as coapMethods } from '../../src/coap/types.js';
+export { DEVICE_EVENTS as deviceEventNames, REMOVAL_REASONS as removalReasons } from '../../src/events.js';

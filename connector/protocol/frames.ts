@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { coapMethods, commandErrorCodes, deviceEventNames } from './constants.js';
+import { coapMethods, commandErrorCodes, deviceEventNames, removalReasons } from './constants.js';
 
 /** Every frame of the platform link, its schema and its type (docs/protocol.md). */
 
@@ -96,7 +96,7 @@ const eventFrame = z.object({
   seq,
   name: z.enum(deviceEventNames),
   device: deviceInfoSchema,
-  reason: z.enum(['deleted', 'expired', 'replaced']).optional(),
+  reason: z.enum(removalReasons).optional(),
   ts: timestamp,
 });
 

@@ -8,7 +8,7 @@ import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } fro
 import { CoapClient } from '../coap/client.js';
 import { Endpoint } from '../coap/endpoint.js';
 import { DEFAULT_TIMING } from '../coap/timing.js';
-import type { Config } from '../config.js';
+import { DEFAULT_API_KEY, type Config } from '../config.js';
 import { logActivity } from './activity-log.js';
 import { EventBus } from '../events.js';
 import { createRegistry, MetricsServer, operatorRoutes, type ReadinessCheck, type Registry } from '../metrics/index.js';
@@ -23,7 +23,7 @@ interface Component {
 }
 
 /**
- * The composition root (DESIGN.md): builds the store, the bus and every component, wires them
+ * The composition root (docs/design.md): builds the store, the bus and every component, wires them
  * together (the Connector gets the Executer as a function, discovery feeds the Directory), starts
  * them in dependency order and stops them in reverse, so no component outlives what it uses.
  */
@@ -50,7 +50,7 @@ export class Gateway {
     this.store = new Store({ file: config.db, outboxMax: config.platform.outboxMax, backgroundCheckpoints: true });
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'an event listener failed'));
     logActivity(this.bus, log.child({ component: 'activity' }));
-    // DESIGN.md "One CoAP endpoint per bound address": the RD's socket is also where every request to a
+    // docs/design.md "One CoAP endpoint per bound address": the RD's socket is also where every request to a
     // device leaves from, so devices that connect() their socket or sit behind a NAT accept the answers.
     this.endpoint = new Endpoint({
       log: log.child({ component: 'coap' }),
@@ -77,7 +77,7 @@ export class Gateway {
       client: this.client,
       endpoint: this.endpoint,
     });
-    // The Observer and the Executer ask the Pinger to check a device that stopped answering (DESIGN.md "Liveness").
+    // The Observer and the Executer ask the Pinger to check a device that stopped answering (docs/design.md "Liveness").
     const pinger = new Pinger({ ...shared('pinger'), config: config.pinger, client: this.client });
     const checkLiveness = (deviceId: string): void => void pinger.check(deviceId);
     this.executer = new Executer({
@@ -191,7 +191,7 @@ export class Gateway {
     this.hubPort = port;
     const { host } = this.config.hub;
     this.log.info(
-      { port, apiKeyIsDefault: this.config.hub.apiKey === 'coregate-dev-key' },
+      { port, apiKeyIsDefault: this.config.hub.apiKey === DEFAULT_API_KEY },
       `embedded hub: HTTP API on ${this.config.hub.tls ? 'https' : 'http'}://${host}:${port}/v1/devices (no platform.url configured)`,
     );
   }
@@ -218,7 +218,7 @@ export class Gateway {
   /** /readyz of the gateway (RFC-less, as Kubernetes probes expect): store open, RD bound, platform link up. */
   private readiness(): ReadinessCheck[] {
     return [
-      { name: 'store', check: () => this.store.db.open || 'the store is closed' },
+      { name: 'store', check: () => this.store.open || 'the store is closed' },
       {
         name: 'rd',
         check: () => {

@@ -1,6 +1,6 @@
 import type { CoapOption } from './options.js';
 import { decodeUint, OptionNumber, type BlockOption } from './options.js';
-import type { CoapCode, CoapMethod } from './types.js';
+import { COAP_METHODS, type CoapCode, type CoapMethod } from './types.js';
 
 /** The options of a request the server acts on, read once at the edge. */
 export interface RequestOptions {
@@ -17,17 +17,8 @@ export interface RequestOptions {
 export type RequestOptionsResult =
   { ok: true; options: RequestOptions } | { ok: false; code: CoapCode; diagnostic: string };
 
-/** RFC 7252 §12.1.1 method codes by their detail (code class 0). */
-const METHODS: readonly (CoapMethod | undefined)[] = [
-  undefined,
-  'GET',
-  'POST',
-  'PUT',
-  'DELETE',
-  'FETCH',
-  'PATCH',
-  'iPATCH',
-];
+/** RFC 7252 §12.1.1 method codes by their detail (code class 0): 0.01 is the first method. */
+const METHODS: readonly (CoapMethod | undefined)[] = [undefined, ...COAP_METHODS];
 
 export const methodOf = (code: string): CoapMethod | undefined =>
   code.startsWith('0.') ? METHODS[Number(code.slice(2))] : undefined;

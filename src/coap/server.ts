@@ -39,8 +39,8 @@ export { isUnanswerable };
 /**
  * The lean CoAP server the Resource Directory runs on (RFC 7252 server side, RFC 7959 block-wise), the
  * server role of an `Endpoint`: coap-packet parses, `encodeDatagram` encodes. Chosen over the `coap`
- * package's server for the faults issue 2 measured: unbounded dedup cache, leaked error text to the
- * wrong peer, crash on source port 0.
+ * package's server for the faults our RD bench measured (docs/architecture.md): unbounded dedup cache,
+ * leaked error text to the wrong peer, crash on source port 0.
  */
 export class CoapServer {
   private readonly endpoint: Endpoint;

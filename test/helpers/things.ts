@@ -6,7 +6,8 @@ import type { CoapClientApi } from '../../src/coap/types.js';
 import { parseConfig } from '../../src/config.js';
 import type { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
-import { formatAddress, Store, type Device, type DeviceSource } from '../../src/store/index.js';
+import { formatAddress } from '../../src/coap/peer.js';
+import { Store, type Device, type DeviceSource } from '../../src/store/index.js';
 import { Thing, type ThingOptions } from '../../src/thing/index.js';
 
 /** What a test closes after itself, in reverse order of opening. */
