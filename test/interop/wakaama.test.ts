@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { GatewayProcess, type HubDevice } from '../helpers/gateway-process.js';
-import { buildWakaama, Lwm2mClient, WAKAAMA } from './wakaama/wakaama.js';
+import { Lwm2mClient, WAKAAMA, wakaamaClient } from './wakaama/wakaama.js';
 
 /**
  * Eclipse Wakaama's LwM2M 1.1 client against the whole gateway (`coregate start`, embedded hub). Like every
  * client that connect()s its socket, lwm2mclient drops any datagram that does not come from the address and
  * port it registered to (`received bytes ignored!`): the gateway's requests must leave from the RD's port.
  */
-const built = buildWakaama();
+const built = wakaamaClient('U');
 const skip = 'skip' in built ? built.skip : undefined;
 if (skip) console.warn(`skipping ${WAKAAMA} interop: ${skip}`);
 
 describe.skipIf(skip !== undefined)(`${WAKAAMA} against coregate start`, () => {
-  const binary = 'binary' in built ? built.binary : '';
+  const binary = 'path' in built ? built.path : '';
   let gateway: GatewayProcess;
   const clients: Lwm2mClient[] = [];
 
