@@ -123,5 +123,5 @@ describe.skipIf(skip !== undefined)(`${WAKAAMA} against coregate start`, () => {
     expect(gateway.logged({ event: 'device.removed', device: device.id })[0]!.reason).toBe('deleted');
     const removed = await gateway.send(device.id, { method: 'GET', path: '/3/0/0', accept: 0 });
     expect(removed).toMatchObject({ httpStatus: 404, error: { code: 'unknown_device' } });
-  });
+  }, 60_000);
 });

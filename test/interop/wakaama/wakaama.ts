@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stopProcess } from '../../helpers/cli.js';
 import { freeUdpPort } from '../../helpers/ports.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export { WAKAAMA, wakaamaClient } from './client.js';
 
@@ -15,18 +16,29 @@ export class Lwm2mClient {
     child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
   }
 
-  /** `-h host -p port -n ep -t lifetime -l localPort` (`-4` for an IPv4 server). */
+  /**
+   * `-h host -p port -n ep -t lifetime -l localPort` (`-4` for an IPv4 server). The client binds the port it
+   * is given: one found free can be taken by another process of a parallel suite before the client binds it
+   * ("Address already in use"), so a client that fails to bind is started again on another port.
+   */
   static async start(
     binary: string,
-    options: { host: string; port: number; ep: string; lifetime: number; localPort?: number },
+    options: { host: string; port: number; ep: string; lifetime: number },
   ): Promise<Lwm2mClient> {
     const v4 = !options.host.includes(':');
-    const localPort = options.localPort ?? (await freeUdpPort(v4 ? '127.0.0.1' : '::1'));
-    const args = ['-h', options.host, '-p', String(options.port), '-n', options.ep, '-t', String(options.lifetime)];
-    args.push('-l', String(localPort), ...(v4 ? ['-4'] : []));
-    // stdin stays open: the client reads its console commands from it (`quit` deregisters).
-    const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    return new Lwm2mClient(child, localPort);
+    for (let attempt = 1; ; attempt++) {
+      const localPort = await freeUdpPort(v4 ? '127.0.0.1' : '::1');
+      const args = ['-h', options.host, '-p', String(options.port), '-n', options.ep, '-t', String(options.lifetime)];
+      args.push('-l', String(localPort), ...(v4 ? ['-4'] : []));
+      // stdin stays open: the client reads its console commands from it (`quit` deregisters).
+      const client = new Lwm2mClient(spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] }), localPort);
+      // lwm2mclient.c prints this once its socket is bound, and exits when it cannot bind.
+      await waitFor(() => client.output.includes('started on port') || !client.running, {
+        what: `lwm2mclient bound to port ${localPort}`,
+      });
+      if (client.running) return client;
+      if (attempt === 3) throw new Error(`lwm2mclient did not start:\n${client.output}`);
+    }
   }
 
   get running(): boolean {
