@@ -14,6 +14,7 @@ import type { Source } from './address.js';
 import type { Directory } from './directory.js';
 import { sourceOf } from './payload.js';
 import { parseRegistrationParams, type RegistrationParams } from './query.js';
+import { checkLinks, checkParams } from './registration-limits.js';
 
 /** How long the RD waits for the registrant's `/.well-known/core`, retransmissions included. */
 const FETCH_TIMEOUT_MS = 10_000;
@@ -44,6 +45,7 @@ export class SimpleRegistration {
     if (params.ep === undefined && this.config.requireEp) throw badRequest('ep is required');
     if (params.base !== undefined) throw badRequest('simple registration takes no base');
     if (request.payload.length > 0) throw badRequest('simple registration has no payload');
+    checkParams(params, this.config.limits);
     request.acknowledge?.();
     const fetch = this.fetchAndRegister(params, sourceOf(request)).finally(() => this.pending.delete(fetch));
     this.pending.add(fetch);
@@ -70,7 +72,8 @@ export class SimpleRegistration {
         this.log.warn({ source, code: reply.code }, 'simple registration: /.well-known/core not available');
         throw new CoapError('5.02', `GET /.well-known/core answered ${reply.code}`);
       }
-      links = parseLinkFormat(reply.payload.toString('utf8'));
+      links = parseLinkFormat(reply.payload.toString('utf8')).slice(0, this.config.limits.maxLinksPerRegistration);
+      checkLinks(links, this.config.limits);
     } catch (err) {
       if (err instanceof CoapError) throw err;
       const reason = err instanceof Error ? err.message : String(err);
@@ -86,7 +89,7 @@ export class SimpleRegistration {
         base: undefined,
         et: params.et ?? null,
         attrs: params.extra,
-        links: links.slice(0, this.config.limits.maxLinksPerRegistration),
+        links,
       },
       source,
       'simple',
