@@ -348,7 +348,15 @@ async function main(): Promise<void> {
     const [gatewayMore, hubMore] = await Promise.all([gateway.gc(), hub.gc()]);
 
     const lost = state.produced - state.delivered;
-    const perDevice = (a: ProbeReport, b: ProbeReport, key: 'rss' | 'heapUsed'): number => (b[key] - a[key]) / MORE;
+    const perDevice = (a: ProbeReport, b: ProbeReport, key: 'rss' | 'heapUsed' | 'heapTotal' | 'external'): number =>
+      (b[key] - a[key]) / MORE;
+    /** Where the RSS slope goes: V8 heap in use, heap reserved but free, Buffers outside the heap, the rest native. */
+    const split = (a: ProbeReport, b: ProbeReport): string => {
+      const [rss, used, total, external] = (['rss', 'heapUsed', 'heapTotal', 'external'] as const).map((key) =>
+        perDevice(a, b, key),
+      );
+      return `heap used ${kb(used!)}, heap reserved ${kb(total! - used!)}, external ${kb(external!)}, other ${kb(rss! - total! - external!)}`;
+    };
     const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
     const secs = (s: number | undefined, n: number): string =>
       s === undefined ? `not reached (${n})` : `${s.toFixed(1)} s`;
@@ -464,6 +472,8 @@ async function main(): Promise<void> {
           '≤ 2 KB',
           verdict(perDevice(hub10k, hubMore, 'rss') <= 2048),
         ],
+        ['gateway RSS slope by kind, per device', split(gateway10k, gatewayMore)],
+        ['hub RSS slope by kind, per device', split(hub10k, hubMore)],
       ],
     );
     const load = os.loadavg()[0]!.toFixed(1);
