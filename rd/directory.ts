@@ -8,6 +8,7 @@ import type { Attrs, Link } from '../src/coap/link-format.js';
 import { unmapHost } from '../src/coap/peer.js';
 import { baseOf, type Source } from './address.js';
 import { EndpointIndex } from './endpoint-index.js';
+import { registrationBytes, type Sized } from './registration-limits.js';
 import { keepRenderings } from './resolved.js';
 import { keptAttrs, keptLinks, looksTheSame } from './unchanged.js';
 
@@ -53,6 +54,9 @@ const FULL_RETRY_SECONDS = 60;
 export class Directory {
   private readonly index = new EndpointIndex();
   private changes = 0;
+  /** Bytes the live and not yet swept registrations hold (registrationBytes), against limits.maxDirectoryBytes. */
+  private held = 0;
+  private readonly sizes = new WeakMap<Registration, number>();
 
   constructor(
     private readonly store: Store,
@@ -60,7 +64,10 @@ export class Directory {
     private readonly log: Logger,
     private readonly config: RdConfig,
   ) {
-    for (const reg of store.registrations.all()) this.index.add(reg);
+    for (const reg of store.registrations.all()) {
+      this.index.add(reg);
+      this.held += this.sizeOf(reg);
+    }
   }
 
   /** The live registration at `/rd/<id>`; an expired one not swept yet is already gone. */
@@ -112,6 +119,7 @@ export class Directory {
       this.log.warn({ ep: input.ep, source }, 'registration refused: directory full');
       throw new CoapError('5.03', 'directory full', FULL_RETRY_SECONDS);
     }
+    this.admitBytes({ ...input, base: input.base ?? baseOf(source) }, previous);
     const reg = this.store.write(() => {
       const device = known
         ? this.moveDevice(known, { ep: input.ep, d: input.d, ...source })
@@ -160,6 +168,11 @@ export class Directory {
       updatedAt: now,
       expiresAt: now + lt * 1000,
     };
+    const attributes = Object.keys(next.attrs).length;
+    if (attributes > this.config.limits.maxAttributesPerRegistration) {
+      throw new CoapError('4.13', `too many attributes (at most ${this.config.limits.maxAttributesPerRegistration})`);
+    }
+    this.admitBytes(next, current);
     this.store.write(() => {
       const device = this.store.devices.get(id);
       if (device && !current.discovered) this.moveDevice(device, source);
@@ -180,6 +193,7 @@ export class Directory {
       this.store.registrations.remove(id);
       this.index.delete(reg);
     });
+    this.held -= this.sizeOf(reg);
     this.changes++;
     const device = this.store.devices.get(id);
     if (!device) return true;
@@ -220,6 +234,13 @@ export class Directory {
     const previous = known && this.get(known.id, now);
     if (previous && !previous.discovered) return { ok: true, deviceId: previous.deviceId };
     if (!previous && this.count() >= this.config.limits.maxRegistrations) return { ok: false, error: 'directory full' };
+    const replaced = known && this.store.registrations.get(known.id);
+    const sized = { ep: known?.ep ?? '', d: null, base: baseOf(source), et: null, attrs: {}, links };
+    try {
+      this.admitBytes(sized, replaced);
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
     const reg = this.store.write(() => {
       const device = known ?? this.store.devices.create({ ep: null, d: null, source: 'discovery', ...source }, now);
       const next: Registration = {
@@ -272,8 +293,38 @@ export class Directory {
     return differs ? this.store.devices.update(device.id, change) : device;
   }
 
+  /** Bytes held by the directory now (what maxDirectoryBytes bounds). */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /**
+   * A registration over limits.maxRegistrationBytes is 4.13 (RFC 7252 §5.9.2.9: an entity larger than the
+   * server is willing to handle); one that would take the directory past limits.maxDirectoryBytes is 5.03
+   * with Max-Age, as a directory full by count is (RFC 9176 §5.3).
+   */
+  private admitBytes(next: Sized, previous: Registration | undefined): void {
+    const size = registrationBytes(next);
+    const { maxRegistrationBytes, maxDirectoryBytes } = this.config.limits;
+    if (size > maxRegistrationBytes) {
+      throw new CoapError('4.13', `registration of ${size} bytes (at most ${maxRegistrationBytes})`);
+    }
+    const after = this.held - (previous ? this.sizeOf(previous) : 0) + size;
+    if (after > maxDirectoryBytes) {
+      this.log.warn({ ep: next.ep, bytes: size, held: this.held }, 'registration refused: directory byte budget spent');
+      throw new CoapError('5.03', 'directory full (bytes)', FULL_RETRY_SECONDS);
+    }
+  }
+
+  private sizeOf(reg: Registration): number {
+    let size = this.sizes.get(reg);
+    if (size === undefined) this.sizes.set(reg, (size = registrationBytes(reg)));
+    return size;
+  }
+
   private put(next: Registration, previous: Registration | undefined): void {
     this.store.registrations.put(next);
+    this.held += this.sizeOf(next) - (previous ? this.sizeOf(previous) : 0);
     // A lifetime refresh (the common update) changes nothing a lookup shows or the index knows.
     if (previous && looksTheSame(previous, next)) {
       keepRenderings(previous, next);

@@ -43,7 +43,7 @@ export class ResourceDirectory {
     this.directory = new Directory(store, bus, log, config);
     const limits = new Limits(config.limits, log);
     const registration = new RegistrationInterface(this.directory, config);
-    const lookup = new Lookup(this.directory, store);
+    const lookup = new Lookup(this.directory, store, config.limits);
     const groups = new GroupInterface(this.directory, store, config);
     this.simple = new SimpleRegistration(this.directory, deps.client, config, log);
     const router: Router = new Router(

@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import {
   closeCodes,
   type CommandFrame,
+  type DeviceInfoFrame,
   type EventFrame,
   type GatewayFrameOf,
   type TelemetryFrame,
@@ -97,6 +98,11 @@ export class GatewaySessions implements SessionHost {
       this.failCommands(older, 'the gateway reconnected');
       older.close(closeCodes.replaced, 'replaced by a newer session of the same gateway');
     }
+    // Another store is another seq stream (a wiped database, or the other of two gateways sharing an id):
+    // its seqs start again, and the ledger must not drop them as resends of the old stream's.
+    if (this.deps.ledger.switchInstance(gateway, session.instance)) {
+      this.log.warn({ gateway, instance: session.instance }, 'gateway store changed: a new seq stream starts');
+    }
     this.deps.ledger.connected(gateway, session.connectedAt.getTime());
     this.log.info({ gateway, address: session.address }, 'gateway connected');
     this.deps.publish('gateway.connected', { gateway, address: session.address });
@@ -139,8 +145,24 @@ export class GatewaySessions implements SessionHost {
     this.deps.publish(name, { gateway, ...event });
   }
 
-  snapshot(session: GatewaySession, frame: GatewayFrameOf<'snapshot'>): void {
-    this.deps.registry.replaceGateway(session.gateway!, frame.devices);
+  snapshot(session: GatewaySession, devices: DeviceInfoFrame[]): void {
+    this.deps.registry.replaceGateway(session.gateway!, devices);
+  }
+
+  /**
+   * Only a session of the same store may replace a live one (a gateway reconnecting over a half-open socket).
+   * A gateway that predates `hello.instance` says nothing and replaces as before.
+   */
+  duplicate(session: GatewaySession): boolean {
+    const gateway = session.gateway!;
+    const live = this.live.get(gateway);
+    if (live === undefined || session.instance === undefined || live.instance === undefined) return false;
+    if (live.instance === session.instance) return false;
+    this.log.warn(
+      { gateway, connected: live.address, refused: session.address, instance: session.instance, live: live.instance },
+      'gateway refused: another gateway with the same id (another store) is connected; give each gateway its own id',
+    );
+    return true;
   }
 
   result(session: GatewaySession, frame: GatewayFrameOf<'result'>): boolean {

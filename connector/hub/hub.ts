@@ -5,11 +5,11 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_COMMAND_TIMEOUT_MS } from '../../src/command.js';
-import type { HubConfig } from '../../src/config.js';
+import { ConfigError, type HubConfig } from '../../src/config.js';
 import { formatAddress } from '../../src/coap/peer.js';
 import { createRegistry, operatorRoutes, type ReadinessCheck, type Registry } from '../../src/metrics/index.js';
 import { openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
-import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
+import { closeCodes, MAX_FRAME_BYTES, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
 import { DeviceRegistry } from './device-registry.js';
@@ -17,10 +17,12 @@ import { GatewaySessions } from './gateway-sessions.js';
 import { DeviceHistory, type HistoryLimits } from './history.js';
 import { HttpApi } from './http-api.js';
 import { HttpError } from './http-io.js';
+import { limitConnections, serverOptions } from './connection-limits.js';
 import { InfoSocket } from './info-socket.js';
 import { HubMetrics, routeOf } from './metrics.js';
 import { migrations } from './migrations.js';
 import { PubSub } from './pubsub.js';
+import { RetainedEvents } from './retained-events.js';
 import { ReadApi } from './read-api.js';
 import { SeqLedger } from './seq-ledger.js';
 import { Webhooks, type WebhookOptions } from './webhooks.js';
@@ -43,7 +45,8 @@ export interface HubTuning {
 export const defaultTuning: HubTuning = {
   infoIntervalMs: 5_000,
   handshakeTimeoutMs: 10_000,
-  maxBodyBytes: 1024 * 1024,
+  // The same bound as a frame of the link: a body the hub takes is one a gateway takes (the envelope aside).
+  maxBodyBytes: MAX_FRAME_BYTES,
   maxCommandTimeoutMs: MAX_COMMAND_TIMEOUT_MS,
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
@@ -95,6 +98,7 @@ export class Hub {
     if (this.running) throw new Error('hub already started');
     const { log, config } = this.deps;
     const tuning = this.tuning;
+    const tls = config.tls && { cert: readTlsFile('cert', config.tls.cert), key: readTlsFile('key', config.tls.key) };
     const db = openDatabase(config.db, migrations);
     // Group commit, as the gateway's store does: every write joins a batch committed within a few ms, or
     // at once where an ack must follow it (docs/architecture.md, "How a write becomes durable").
@@ -102,7 +106,11 @@ export class Hub {
     const registry = new DeviceRegistry(db, writes);
     const ledger = new SeqLedger(db, writes);
     const pending = new PendingCommands();
-    const pubsub = new PubSub(log, { maxBufferedBytes: tuning.maxSubscriberBufferedBytes });
+    const pubsub = new PubSub(log, {
+      maxBufferedBytes: tuning.maxSubscriberBufferedBytes,
+      maxPatternsPerClient: config.maxSubscriptionsPerClient,
+      retained: new RetainedEvents(db, writes, config.retainedEvents),
+    });
     const webhooks = new Webhooks(log, config.webhooks, tuning.webhooks);
     pubsub.onPublish((name, data, from) => webhooks.deliver(name, data, from));
     const history = new DeviceHistory(tuning.history);
@@ -153,9 +161,9 @@ export class Hub {
       webhooks: webhooks.stats(),
     }));
     const handle = this.requestHandler(db, sessions, pubsub, webhooks, api);
-    const server = config.tls
-      ? https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, handle)
-      : http.createServer(handle);
+    const server = tls
+      ? https.createServer({ ...serverOptions(config), ...tls }, handle)
+      : http.createServer(serverOptions(config), handle);
     const gatewayWss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD_BYTES });
     const clientWss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
     const routes: Record<string, (ws: WebSocket, req: http.IncomingMessage, url: URL) => void> = {
@@ -177,6 +185,7 @@ export class Hub {
       wss.handleUpgrade(req, socket, head, (ws) => route!(ws, req, url));
     });
     server.on('clientError', (_err, socket) => socket.destroy());
+    limitConnections(server, config, log);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -268,6 +277,17 @@ export class Hub {
       return new HttpError(400, 'bad_request', 'clientName: required in the query');
     }
     return undefined;
+  }
+}
+
+/** A TLS file that cannot be read is a configuration error naming the setting (and PiCloud's variable for it). */
+function readTlsFile(which: 'cert' | 'key', file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const variable = which === 'cert' ? 'CERT_FILE' : 'KEY_FILE';
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(`hub.tls.${which} (${variable}): cannot read ${file} (${code}); name a readable PEM file`);
   }
 }
 

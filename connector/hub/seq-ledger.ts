@@ -6,17 +6,28 @@ import type { Db, WriteBatch } from '../../src/store/index.js';
  */
 export class SeqLedger {
   private readonly lastSeq = new Map<string, number>();
+  private readonly instances = new Map<string, string>();
   private readonly dirty = new Set<string>();
   private readonly saveStmt;
   private readonly connectedStmt;
+  private readonly instanceStmt;
 
   constructor(
     db: Db,
     private readonly writes: WriteBatch,
   ) {
-    for (const row of db.prepare('SELECT id, last_seq FROM gateways').all() as { id: string; last_seq: number }[]) {
+    const rows = db.prepare('SELECT id, last_seq, instance FROM gateways').all() as {
+      id: string;
+      last_seq: number;
+      instance: string | null;
+    }[];
+    for (const row of rows) {
       this.lastSeq.set(row.id, row.last_seq);
+      if (row.instance !== null) this.instances.set(row.id, row.instance);
     }
+    this.instanceStmt = db.prepare(
+      'INSERT INTO gateways (id, last_seq, instance) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, instance = excluded.instance',
+    );
     this.saveStmt = db.prepare(
       'INSERT INTO gateways (id, last_seq) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq',
     );
@@ -35,6 +46,20 @@ export class SeqLedger {
     this.lastSeq.set(gateway, seq);
     this.dirty.add(gateway);
     return true;
+  }
+
+  /**
+   * Records the store the gateway's seqs come from; true when it differs from the one recorded, and then the
+   * gateway's last seq starts again from 0. Unknown (a gateway without `hello.instance`) changes nothing.
+   */
+  switchInstance(gateway: string, instance: string | undefined): boolean {
+    if (instance === undefined || this.instances.get(gateway) === instance) return false;
+    const known = this.instances.has(gateway);
+    this.instances.set(gateway, instance);
+    if (known) this.lastSeq.set(gateway, 0);
+    this.dirty.delete(gateway);
+    this.writes.write(() => this.instanceStmt.run(gateway, this.get(gateway), instance));
+    return known;
   }
 
   connected(gateway: string, at: number): void {

@@ -9,6 +9,7 @@ import {
   type HubFrame,
   type Schemas,
 } from './frames.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../src/json-depth.js';
 import { plainTelemetry } from './fast-path.js';
 
 // ---- parsing ------------------------------------------------------------------------------------
@@ -49,6 +50,7 @@ function parseWith<S extends Schemas>(
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return refuse('invalid_frame', 'a frame is a JSON object with a "type"');
   }
+  if (nestedDeeperThan(raw)) return refuse('invalid_frame', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   const type = (raw as { type?: unknown }).type;
   const schema = typeof type === 'string' && Object.hasOwn(schemas, type) ? schemas[type] : undefined;
   if (schema === undefined) {

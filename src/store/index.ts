@@ -4,6 +4,7 @@ import { GroupRepository } from './groups.js';
 import { migrations } from './migrations.js';
 import { Outbox } from './outbox.js';
 import { RegistrationRepository } from './registrations.js';
+import { newId } from './ids.js';
 import { openDatabase, type Db } from './sqlite.js';
 import { WriteBatch } from './write-batch.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -47,6 +48,11 @@ export class Store {
   readonly registrations: RegistrationRepository;
   readonly groups: GroupRepository;
   readonly outbox: Outbox;
+  /**
+   * This store's own id, made when the file is first opened: what tells the platform two gateways configured
+   * with the same gateway id apart (their seq streams are different streams).
+   */
+  readonly instance: string;
   private readonly checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(options: StoreOptions) {
@@ -59,6 +65,16 @@ export class Store {
     this.registrations = new RegistrationRepository(this.db, this.writes);
     this.groups = new GroupRepository(this.db, this.writes);
     this.outbox = new Outbox(this.db, this.writes, options.outboxMax ?? 100_000);
+    this.instance = this.instanceId();
+  }
+
+  private instanceId(): string {
+    const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'store.instance'").pluck().get() as
+      string | undefined;
+    if (stored !== undefined) return stored;
+    const made = newId();
+    this.db.prepare("INSERT INTO meta (key, value) VALUES ('store.instance', ?)").run(made);
+    return made;
   }
 
   /** Runs `change` as one atomic change (all of its writes land, or none) in the open batch. */
