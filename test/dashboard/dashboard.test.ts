@@ -5,6 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { LoggedProcess, logPorts } from '../helpers/processes.js';
+import { PROMTOOL, promtoolCheck, sample } from '../helpers/prometheus.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -41,7 +42,13 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
       discovery: { enabled: false },
       pinger: { intervalSeconds: 1, timeoutMs: 300, missesBeforeOffline: 1, jitter: 0 },
       platform: { gatewayId: 'gw-dashboard' },
-      hub: { port: 0, db: path.join(dir, 'hub.db'), apiKey: KEY },
+      hub: {
+        port: 0,
+        db: path.join(dir, 'hub.db'),
+        apiKey: KEY,
+        // Nothing listens on the discard port: every delivery fails, and the gateways page must say so.
+        webhooks: [{ url: 'http://127.0.0.1:9/hook', events: ['device.*'] }],
+      },
     };
     const file = path.join(dir, 'config.json');
     fs.writeFileSync(file, JSON.stringify(config));
@@ -200,6 +207,8 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
     const row = page.locator('tr', { hasText: 'gw-dashboard' });
     await row.waitFor();
     expect(await row.locator('.status').textContent()).toBe('connected');
+    const hook = page.locator('tr', { hasText: 'http://127.0.0.1:9/hook' });
+    expect(Number(await hook.locator('td').nth(2).textContent())).toBeGreaterThan(0);
     await shot('7-gateways');
   });
 
@@ -224,4 +233,25 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
       await bulk.stop();
     }
   });
+
+  it.skipIf(!fs.existsSync(PROMTOOL))(
+    'serves the gateway and hub metrics on the embedded hub, promtool-clean',
+    async () => {
+      const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
+      expect(sample(text, 'coregate_hub_gateways_connected')).toBe(1);
+      expect(sample(text, 'coregate_hub_subscribers')).toBeGreaterThanOrEqual(1);
+      expect(sample(text, 'coregate_commands_total', { result: 'success' })).toBe(2);
+      expect(sample(text, 'coregate_hub_webhook_failures_total')).toBeGreaterThan(0);
+      expect(
+        sample(text, 'coregate_hub_http_request_duration_seconds_count', {
+          method: 'GET',
+          route: 'dashboard',
+          status: '200',
+        }),
+      ).toBeGreaterThan(0);
+    },
+  );
 });
