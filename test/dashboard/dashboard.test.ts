@@ -27,6 +27,7 @@ let lone: LoggedProcess;
 let context: BrowserContext;
 let page: Page;
 let base: string;
+let profile: string;
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
@@ -57,7 +58,7 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
     const rd = `coap://127.0.0.1:${await gateway.number(logPorts.rd, 'the RD port')}`;
     fleet = new LoggedProcess(['thing', '--count', '3', '--rd', rd, '--interval', '300']);
     lone = new LoggedProcess(['thing', '--count', '1', '--name', 'lone', '--rd', rd, '--interval', '0']);
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-chromium-'));
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
@@ -83,6 +84,7 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
     await fleet?.stop();
     await gateway?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
   });
 
   it('asks for the API key, refuses a wrong one clearly, and never has it in the page', async () => {
