@@ -7,11 +7,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_COMMAND_TIMEOUT_MS } from '../../src/command.js';
 import { ConfigError, type HubConfig } from '../../src/config.js';
 import { formatAddress } from '../../src/coap/peer.js';
-import { createRegistry, operatorRoutes, type ReadinessCheck, type Registry } from '../../src/metrics/index.js';
+import { operatorRoutes, Registry, type ReadinessCheck } from '../../src/metrics/index.js';
 import { openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
 import { closeCodes, MAX_FRAME_BYTES, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { isAuthorized } from './auth.js';
 import { PendingCommands } from './commands.js';
+import { DashboardFiles } from './dashboard-files.js';
 import { DeviceRegistry } from './device-registry.js';
 import { GatewaySessions } from './gateway-sessions.js';
 import { DeviceHistory, type HistoryLimits } from './history.js';
@@ -51,14 +52,15 @@ export const defaultTuning: HubTuning = {
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
   webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },
-  history: { eventsPerDevice: 50, pointsPerSeries: 240, pathsPerDevice: 16 },
+  // Rings grow as points arrive, to at most 120 points × 16 bytes × 10,000 series: ~19 MB, whatever the fleet.
+  history: { eventsPerDevice: 50, pointsPerSeries: 120, pathsPerDevice: 16, maxSeries: 10_000 },
 };
 
 export interface HubDeps {
   log: Logger;
   config: HubConfig;
   tuning?: Partial<HubTuning>;
-  /** Where the hub registers its metrics and what /metrics serves; a registry of its own when not given. */
+  /** Where the hub registers its metrics and what /metrics serves (the program adds Node's defaults to it). */
   metrics?: Registry;
   /** Whether /metrics needs the API key (default true); /healthz and /readyz never do. */
   metricsNeedApiKey?: boolean;
@@ -219,8 +221,8 @@ export class Hub {
   }
 
   /**
-   * Every HTTP request: /healthz, /readyz and /metrics first (no key for health), then the API. Each request is
-   * timed for /metrics by its route pattern.
+   * Every HTTP request: /healthz, /readyz and /metrics first (no key for health), then the dashboard's files (no
+   * key: the page asks for it), then the API. Each request is timed for /metrics by its route pattern.
    */
   private requestHandler(
     db: Db,
@@ -230,7 +232,7 @@ export class Hub {
     api: HttpApi,
   ): http.RequestListener {
     const { config, log } = this.deps;
-    const registry = this.deps.metrics ?? createRegistry();
+    const registry = this.deps.metrics ?? new Registry();
     const metrics = new HubMetrics(registry, {
       gatewaysConnected: () => sessions.connectedCount,
       subscribers: () => pubsub.size,
@@ -240,6 +242,7 @@ export class Hub {
     });
     pubsub.onPublish(metrics.publishedEvent);
     const needKey = this.deps.metricsNeedApiKey ?? true;
+    const files = new DashboardFiles();
     const operator = operatorRoutes({
       registry,
       mayReadMetrics: (req, url) => !needKey || isAuthorized(req, url, config.apiKey),
@@ -257,7 +260,7 @@ export class Hub {
       metrics.timeRequest(req, res, () => routeOf(url.pathname));
       operator(req, res, url).then(
         (handled) => {
-          if (!handled) api.handle(req, res);
+          if (!handled && !files.serve(req, res, url)) api.handle(req, res);
         },
         (err: unknown) => {
           log.error({ err }, 'operator route failed');

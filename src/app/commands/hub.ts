@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Hub } from '../../../connector/hub/index.js';
 import { ConfigError, hubWithTlsFromEnv, type HubConfig } from '../../config.js';
 import { createLogger } from '../../log.js';
+import { createRegistry } from '../../metrics/index.js';
 import { configFrom, integerIn, untilStopSignal, withConfigOption } from './options.js';
 
 interface HubOptions {
@@ -42,6 +43,7 @@ export function register(program: Command): void {
       const hub = new Hub({
         log,
         config: standaloneHubConfig(config.hub, process.env, options),
+        metrics: createRegistry(),
         metricsNeedApiKey: config.metrics.requireApiKey,
       });
       await hub.start();
