@@ -8,7 +8,7 @@ import type { Directory } from './directory.js';
 import { linkFormat } from './lookup.js';
 import { compileCriterion } from './match.js';
 import { readLinks } from './payload.js';
-import { parseBase, parseLookupQuery, splitQuery } from './query.js';
+import { distinctCriteria, parseBase, parseLookupQuery, splitQuery } from './query.js';
 import { endpointLink } from './resolved.js';
 
 /**
@@ -79,7 +79,7 @@ export class GroupInterface {
   /** Group lookup: filters on gp, d, con/base, other group attributes, and `ep` of a member. */
   lookup = (request: CoapRequest): CoapResponse => {
     const query = parseLookupQuery(request.query);
-    const criteria = query.criteria.map(compileCriterion);
+    const criteria = distinctCriteria(query.criteria, this.config.limits.maxLookupFilters).map(compileCriterion);
     const matches = this.store.groups.list().filter((group) => {
       const attrs = groupAttrs(group);
       const members = this.liveMembers(group);
