@@ -64,6 +64,12 @@ describe('Observer with a real RD and a fleet registering at once', () => {
     expect(observer.taskCount()).toEqual({ observe: THINGS * OBSERVABLE, poll: 0 });
 
     const ids = new Map(fleet.things.map((t) => [t.name, store.devices.findByEndpoint(null, t.name)!.id]));
+    // Barrier: a thing counts its observer when the request arrives, before its first notification (the
+    // registration's response) has travelled back; each device's first value must be in before counting afresh.
+    await waitFor(
+      () => [...ids.values()].every((id) => telemetry.some((t) => t.device === id && t.path === '/sensors/temp')),
+      { what: 'the first notification of every thing', timeoutMs: 15_000 },
+    );
     telemetry.splice(0);
     const sent = new Map<string, number[]>();
     for (let round = 0; round < 3; round++) {
