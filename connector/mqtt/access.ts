@@ -1,0 +1,25 @@
+import fs from 'node:fs';
+import type { IClientOptions } from 'mqtt';
+
+/** How a client proves itself to a broker and trusts it: the part of the config a gateway and a hub share. */
+export interface BrokerAccess {
+  username: string | null;
+  password: string | null;
+  ca: string | null;
+  cert: string | null;
+  key: string | null;
+  rejectUnauthorized: boolean;
+}
+
+/** mqtt.js options for `access`: user and password, and for mqtts:// the PEM files read now. */
+export function accessOptions(access: BrokerAccess): IClientOptions {
+  const read = (file: string | null) => (file === null ? undefined : fs.readFileSync(file));
+  return {
+    ...(access.username !== null && { username: access.username }),
+    ...(access.password !== null && { password: access.password }),
+    ca: read(access.ca),
+    cert: read(access.cert),
+    key: read(access.key),
+    rejectUnauthorized: access.rejectUnauthorized,
+  };
+}
