@@ -1,6 +1,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { BrokerHubConfig } from '../../src/config.js';
 import { accessOptions } from '../mqtt/access.js';
+import { noDelay } from '../mqtt/no-delay.js';
 
 /**
  * An MQTT 5 client of the broker for a hub. MQTT 5 because shared subscriptions (`$share/...`, MQTT 5 §4.8.2)
@@ -17,5 +18,7 @@ export function connectBroker(config: BrokerHubConfig & { url: string }, clientI
     keepalive: 30,
     ...accessOptions(config),
   };
-  return connect(config.url, options);
+  const client = connect(config.url, options);
+  noDelay(client);
+  return client;
 }

@@ -2,6 +2,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../../src/config.js';
 import type { Logger } from '../../src/log.js';
 import { accessOptions } from './access.js';
+import { noDelay } from './no-delay.js';
 import type { Publish } from './publish.js';
 
 export interface MqttLinkListener {
@@ -64,6 +65,7 @@ export class MqttLink {
     private readonly log: Logger,
   ) {
     this.client = connect(options.url, clientOptions(options));
+    noDelay(this.client);
     this.client.on('connect', () => {
       this.gotConnack = true;
       listener.connected();

@@ -57,6 +57,8 @@ export class Mosquitto {
         'persistence_file mosquitto.db',
         // Nothing dropped by the broker's own limits during a test: queues bounded by the test, not by defaults.
         'max_queued_messages 0',
+        // Latency as a deployment would have it (docs/scale-out.md): no Nagle delay on small messages.
+        'set_tcp_nodelay true',
         'max_inflight_messages 0',
         'log_dest stderr',
         'log_type error',
