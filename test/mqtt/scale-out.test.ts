@@ -8,7 +8,7 @@ import { Thing } from '../../src/thing/index.js';
 import { API_KEY, CoregateProcess, hubApi, Subscriber } from '../connector/platform-harness.js';
 import { MOSQUITTO, Mosquitto, mosquittoVersion } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
-import { online, startMqttGateway } from './harness.js';
+import { BrokerClient, online, startMqttGateway } from './harness.js';
 
 /**
  * Part B with real processes: 3 `coregate start` gateways speaking "coregate over MQTT", 2 `coregate hub --broker`
@@ -200,5 +200,38 @@ describe.skipIf(MOSQUITTO === undefined)(`scale-out: 3 gateways, 2 hubs, one ${b
     expect(listed[0]).toMatchObject({ ep: thing.name, gateway: 'gw-late', gatewayConnected: true, status: 'online' });
     await thing.stop();
     await waitFor(async () => (await devices(late.port)).length === 0, { what: 'the device gone after its removal' });
+  });
+
+  test('bad messages on the broker are refused and logged; hub and gateway keep serving; a bad command is answered', async () => {
+    const thing = await gatewayWithThing('gw-bad');
+    const { process: hubProcess, port } = await hub('hub-bad');
+    const id = await waitFor(async () => (await devices(port)).find((d) => d.ep === thing.name)?.id, {
+      what: 'the device',
+    });
+    const peer = await BrokerClient.connect(mosquitto.url, 'bad-peer', ['coregate/gw-bad/result']);
+    cleanup.push(() => peer.close());
+    await peer.publish('coregate/gw-x/up', '[{"type": "telemetry", "seq": "one"}]');
+    await peer.publish('coregate/gw-x/up', 'not json');
+    await peer.publish('coregate/gw-x/devices/abc', '{"id": "other"}');
+    await peer.publish('coregate/gw-x/status', '{"online": "yes"}');
+    await peer.publish('coregate/gw-x/result', '{"type": "hello"}');
+    await waitFor(() => hubProcess.count({ msg: 'refused a message from the broker' }) >= 5, {
+      what: 'five refusals logged',
+    });
+    // The gateway answers a command it cannot parse with an error frame naming it, on its result topic.
+    await peer.publish('coregate/gw-bad/command', { type: 'command', id: 'c-1', device: id, method: 'GET', path: 'x' });
+    const refused = await waitFor(
+      () => peer.on('coregate/gw-bad/result')[0]?.json as Record<string, unknown> | undefined,
+    );
+    expect(refused).toMatchObject({ type: 'error', code: 'invalid_frame', ref: 'c-1' });
+
+    expect((await hubApi(port, 'POST', '/v1/devices/nope/send', { method: 'GET', path: '/x' })).status).toBe(404);
+    const { status, body } = await hubApi(port, 'POST', `/v1/devices/${id}/send`, {
+      method: 'GET',
+      path: '/actuators/led',
+    });
+    expect(status, JSON.stringify(body)).toBe(200);
+    expect(hubProcess.exited).toBe(false);
+    expect((await devices(port)).map((d) => d.id)).toEqual([id]);
   });
 });
