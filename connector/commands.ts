@@ -1,15 +1,10 @@
-import type { Command, CommandResult, Execute } from '../src/command.js';
+import { MAX_COMMAND_TIMEOUT_MS, type Command, type CommandResult, type Execute } from '../src/command.js';
 import type { Logger } from '../src/log.js';
 import { fromWire, toWire } from './payload.js';
 import type { CommandFrame, ResultFrame } from './protocol/index.js';
 
 /** Results kept for answering a retried command id without executing it again. */
 export const RESULT_CACHE_SIZE = 1024;
-/**
- * Deadline of the connector's own guard when a command names none: above the Executer's largest
- * timeout (config executer.maxTimeoutMs), so the guard only ever fires when the Executer failed to.
- */
-const GUARD_DEFAULT_MS = 120_000;
 const GUARD_MARGIN_MS = 2_000;
 
 type Reply = (result: ResultFrame) => void;
@@ -79,7 +74,7 @@ export class CommandRunner {
 
   /** The Executer keeps its deadline; this guard makes a result certain even if it did not. */
   private executeGuarded(command: Command, timeoutMs: number | undefined): Promise<CommandResult> {
-    const guardMs = (timeoutMs ?? GUARD_DEFAULT_MS) + GUARD_MARGIN_MS;
+    const guardMs = (timeoutMs ?? MAX_COMMAND_TIMEOUT_MS) + GUARD_MARGIN_MS;
     let timer: NodeJS.Timeout | undefined;
     const guard = new Promise<CommandResult>((resolve) => {
       timer = setTimeout(

@@ -8,9 +8,10 @@ import { Backoff } from './backoff.js';
 import { feedUpstream } from './bus-feed.js';
 import { CommandRunner } from './commands.js';
 import { dispatch, type Session } from './handlers.js';
-import { Link } from './link.js';
+import { Link, type LinkTls } from './link.js';
 import { ConnectorMetrics } from './metrics.js';
 import { closeCodes, errorFrameFor, type FrameProblem, type GatewayFrame, type ResultFrame } from './protocol/index.js';
+import { snapshotParts } from './snapshot.js';
 import { Upstream } from './upstream.js';
 
 export type ConnectorState = 'connecting' | 'authenticating' | 'online' | 'offline';
@@ -21,6 +22,8 @@ export interface ConnectorDeps {
   log: Logger;
   config: PlatformConfig;
   execute: Execute;
+  /** How a wss:// link checks the hub's certificate (default: the system's CAs). */
+  tls?: LinkTls;
   /** Where the link's metrics are registered, if anywhere. */
   metrics?: Registry;
 }
@@ -36,11 +39,13 @@ const closeExplanations: Record<number, string> = {
   [closeCodes.handshakeTimeout]: 'the handshake did not finish in time',
   [closeCodes.replaced]: 'another session with the same gateway id replaced this one',
   [closeCodes.protocolError]: 'the platform reported a protocol error',
+  [closeCodes.duplicateGateway]:
+    'another gateway with the same platform.gatewayId (and another database) is connected; give each gateway its own id',
   [closeCodes.goingAway]: 'the platform is going away',
 };
 
 /**
- * The gateway's one long-lived link to the platform (DESIGN.md "Wire contract"): connects out, answers
+ * The gateway's one long-lived link to the platform (docs/design.md "Wire contract"): connects out, answers
  * the challenge, then streams the outbox upstream and runs commands downstream; reconnects forever with
  * exponential backoff and full jitter.
  */
@@ -112,6 +117,7 @@ export class Connector {
         close: (code, reason) => this.closed(link, code, reason),
       },
       this.deps.log,
+      this.deps.tls,
     );
     const session = this.sessionOf(link);
     this.link = link;
@@ -133,11 +139,10 @@ export class Connector {
     this.setState('online', { lastSeq, unacked: this.deps.store.outbox.count() });
     link.startHeartbeat(heartbeatSeconds);
     const { store } = this.deps;
-    link.send({
-      type: 'snapshot',
-      seq: store.outbox.lastSeq(),
-      devices: store.devices.list().map((d) => store.info(d)),
-    });
+    // All parts go out in this turn, before any outbox frame: the hub sees the snapshot whole, then what followed it.
+    for (const part of snapshotParts(store.outbox.lastSeq(), store.devices.list(), (d) => store.info(d))) {
+      link.send(part);
+    }
     this.upstream.attach((frame) => link.send(frame), lastSeq);
   }
 
@@ -151,7 +156,7 @@ export class Connector {
       this.linkClosed?.();
       return;
     }
-    if (code === closeCodes.badCredentials) this.backoff.exhaust();
+    if (code === closeCodes.badCredentials || code === closeCodes.duplicateGateway) this.backoff.exhaust();
     const delay = this.backoff.next();
     this.noteProblem(code, reason, delay);
     this.setState('offline');
@@ -165,7 +170,7 @@ export class Connector {
     const problem = `${code} ${explanation}`;
     if (problem === this.lastProblem) return;
     this.lastProblem = problem;
-    const level = code === closeCodes.badCredentials ? 'error' : 'warn';
+    const level = code === closeCodes.badCredentials || code === closeCodes.duplicateGateway ? 'error' : 'warn';
     this.deps.log[level]({ code, reason, retryInMs }, `platform link down: ${explanation}`);
   }
 
@@ -192,6 +197,7 @@ export class Connector {
         return challenged;
       },
       gatewayId: config.gatewayId,
+      instance: this.deps.store.instance,
       secret: config.secret,
       upstream: this.upstream,
       commands: this.commands,

@@ -17,6 +17,8 @@ export interface Session {
   /** The hub's challenge has been answered. */
   readonly challenged: boolean;
   readonly gatewayId: string;
+  /** The gateway store's id (`hello.instance`). */
+  readonly instance: string;
   readonly secret: string;
   readonly upstream: Upstream;
   readonly commands: CommandRunner;
@@ -42,7 +44,12 @@ function unexpected(session: Session, frame: HubFrame): void {
 export const handlers: { [T in HubFrameType]: Handler<T> } = {
   challenge(session, frame) {
     if (session.phase !== 'authenticating' || session.challenged) return unexpected(session, frame);
-    session.send({ type: 'hello', gateway: session.gatewayId, hmac: hmacOf(frame.nonce, session.secret) });
+    session.send({
+      type: 'hello',
+      gateway: session.gatewayId,
+      hmac: hmacOf(frame.nonce, session.secret),
+      instance: session.instance,
+    });
     session.answered(frame.heartbeat);
   },
 

@@ -2,6 +2,7 @@ import { Connector, type ConnectorDeps, type ConnectorState } from './connector.
 import { MqttConnector } from './mqtt/mqtt-connector.js';
 
 export { Connector, type ConnectorDeps, type ConnectorState } from './connector.js';
+export type { LinkTls } from './link.js';
 export { MqttConnector } from './mqtt/mqtt-connector.js';
 export * from './protocol/index.js';
 

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from '../src/log.js';
 import {
@@ -8,6 +9,9 @@ import {
   type GatewayFrame,
   type HubFrame,
 } from './protocol/index.js';
+
+/** How a wss:// link checks the hub (the embedded hub pins its own certificate); empty: the system's CAs. */
+export type LinkTls = Pick<ConnectionOptions, 'ca' | 'checkServerIdentity'>;
 
 export interface LinkListener {
   open(): void;
@@ -31,8 +35,12 @@ export class Link {
     url: string,
     private readonly listener: LinkListener,
     private readonly log: Logger,
+    tls: LinkTls = {},
   ) {
-    this.socket = new WebSocket(url, { maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+    // ws hands these to tls.connect, whose checkServerIdentity (RFC 6125 style: an Error or undefined) ws' own
+    // typings describe in an older form.
+    const options = { maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, ...tls } as WebSocket.ClientOptions;
+    this.socket = new WebSocket(url, options);
     this.socket.on('open', () => listener.open());
     this.socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     this.socket.on('pong', () => (this.pongPending = false));

@@ -1,7 +1,7 @@
 import { decodePayload, encodePayload, type DecodedPayload } from '../src/coap/content-format.js';
 import { ContentFormat } from '../src/coap/types.js';
 
-/** A payload as it travels in a frame (DESIGN.md "Wire contract" 4). */
+/** A payload as it travels in a frame (docs/design.md "Wire contract" 4). */
 export type WirePayload = DecodedPayload;
 
 /**

@@ -16,8 +16,10 @@ export type TelemetryBody = Omit<TelemetryFrame, 'type' | 'seq'>;
 
 /**
  * The upstream half of the link (mqtt.js's in-flight store in use): every event and telemetry value is
- * appended to the durable outbox first, then sent when the link is up and the window has room; the hub's
- * cumulative acks trim the outbox; after a (re)connect everything after the hub's last seq is resent in order.
+ * appended to the durable outbox first, then sent once its write is on disk, when the link is up and the window
+ * has room; the hub's cumulative acks trim the outbox; after a (re)connect everything after the hub's last seq
+ * is resent in order. An entry reaches the hub only after its commit: sent before, a crash would hand its seq
+ * out again to another entry, which the hub would drop as a duplicate.
  */
 export class Upstream {
   private send: Send | undefined;
@@ -29,6 +31,8 @@ export class Upstream {
   private trimmed = 0;
   /** True when every entry in the outbox up to `lastSent` is on the wire: new ones can go straight out. */
   private caughtUp = false;
+  /** Highest seq known to be on disk: nothing above it is sent. */
+  private durableSeq: number;
 
   /** Produced this turn of the event loop, appended together in one transaction at its end. */
   private pending: Pending[] = [];
@@ -42,6 +46,7 @@ export class Upstream {
     private readonly window = SEND_WINDOW,
   ) {
     this.outbox = store.outbox;
+    this.durableSeq = this.outbox.lastSeq();
   }
 
   event(name: EventFrame['name'], body: EventBody): void {
@@ -53,8 +58,8 @@ export class Upstream {
   }
 
   /**
-   * Appends everything produced so far, then sends what the window allows. One SQLite transaction per
-   * turn instead of one per value: a commit costs about as much as a few dozen inserts.
+   * Appends everything produced so far to the store's open batch (one group commit for the whole gateway, see
+   * docs/architecture.md), then sends what the window allows once that batch is on disk.
    */
   flush(): void {
     clearImmediate(this.flushScheduled);
@@ -64,9 +69,7 @@ export class Upstream {
     const acked = this.acked;
     let entries: OutboxEntry[];
     try {
-      // The appends must be committed before anything is sent (see Store.commitPending).
-      this.store.commitPending();
-      entries = this.store.transaction(() => {
+      entries = this.store.write(() => {
         if (this.trimmed < acked) this.outbox.ackUpTo(acked);
         return this.pending.map((args) => this.outbox.append(...args));
       });
@@ -78,7 +81,8 @@ export class Upstream {
     }
     this.trimmed = acked;
     this.pending = [];
-    for (const entry of entries) this.record(entry);
+    const last = entries.at(-1)?.seq;
+    if (last !== undefined) this.whenDurable(last, () => entries.forEach((entry) => this.record(entry)));
   }
 
   /** Writes what is pending (the connector is stopping); no timer is left behind. */
@@ -99,6 +103,8 @@ export class Upstream {
     this.lastSent = lastSeq;
     this.caughtUp = false;
     this.pump();
+    // continueAfter may have renumbered the waiting entries: they go out once that is on disk.
+    this.whenDurable(this.outbox.lastSeq(), () => this.pump());
   }
 
   detach(): void {
@@ -125,6 +131,19 @@ export class Upstream {
     if (this.retryTimer === undefined) this.flushScheduled ??= setImmediate(() => this.flush());
   }
 
+  /** Runs `then` once everything up to `seq` is on disk; a batch lost to a failed commit is logged. */
+  private whenDurable(seq: number, then: () => void): void {
+    this.store.durable().then(
+      () => {
+        this.durableSeq = Math.max(this.durableSeq, seq);
+        // Behind (window full, link just up): the outbox is read from where the link stands.
+        if (this.caughtUp) then();
+        else this.pump();
+      },
+      (err: unknown) => this.log.error({ err, seq }, 'outbox entries lost with a failed commit'),
+    );
+  }
+
   private record(entry: OutboxEntry): void {
     if (this.send === undefined || !this.caughtUp || entry.seq - this.acked > this.window) {
       this.caughtUp = false;
@@ -133,17 +152,19 @@ export class Upstream {
     this.transmit(entry);
   }
 
-  /** Sends what is waiting in the outbox, oldest first, as far as the window allows. */
+  /** Sends what is waiting in the outbox and on disk, oldest first, as far as the window allows. */
   private pump(): void {
     while (this.send !== undefined) {
       const room = this.window - (this.lastSent - this.acked);
       if (room <= 0) return;
       const page = this.outbox.unacked(this.lastSent, Math.min(room, PAGE));
-      if (page.length === 0) {
+      const onDisk = page.filter((entry) => entry.seq <= this.durableSeq);
+      if (onDisk.length === 0) {
+        // Everything on disk is on the wire; newer entries go out as their commit completes (whenDurable).
         this.caughtUp = true;
         return;
       }
-      for (const entry of page) if (!this.transmit(entry)) return;
+      for (const entry of onDisk) if (!this.transmit(entry)) return;
     }
   }
 

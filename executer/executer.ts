@@ -17,7 +17,7 @@ export interface ExecuterDeps {
 const failure = (code: CommandErrorCode, message: string): CommandResult => ({ ok: false, error: { code, message } });
 
 /**
- * Turns platform commands into CoAP requests to the device's current address (DESIGN.md "Command").
+ * Turns platform commands into CoAP requests to the device's current address (docs/design.md, data flow "Command").
  * Every command ends in exactly one result, never an exception; its deadline covers the wait behind
  * earlier commands to the same device, the retransmissions and any block-wise transfer.
  */

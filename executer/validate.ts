@@ -1,7 +1,7 @@
 import type { Command } from '../src/command.js';
-import type { CoapMethod } from '../src/coap/types.js';
+import { COAP_METHODS, type CoapMethod } from '../src/coap/types.js';
 
-const METHODS: ReadonlySet<string> = new Set<CoapMethod>(['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH']);
+const METHODS: ReadonlySet<string> = new Set<CoapMethod>(COAP_METHODS);
 /** RFC 7252 §5.10: Uri-Path and Uri-Query options are 0–255 bytes each. */
 const MAX_OPTION_BYTES = 255;
 

@@ -1,4 +1,4 @@
-import { formatAddress } from '../src/store/index.js';
+import { formatAddress } from '../src/coap/peer.js';
 
 /** Where a request came from, with IPv4-mapped IPv6 addresses already unmapped. */
 export interface Source {
@@ -12,10 +12,4 @@ export interface Source {
  */
 export function baseOf(source: Source): string {
   return `coap://${formatAddress(source.host.replace(/%.*$/, ''), source.port)}`;
-}
-
-/** A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; the device is an IPv4 device. */
-export function unmapHost(host: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  return mapped ? mapped[1]! : host;
 }

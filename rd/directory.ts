@@ -5,9 +5,10 @@ import type { Logger } from '../src/log.js';
 import type { Store } from '../src/store/index.js';
 import type { Device, DeviceSource, Registration } from '../src/store/types.js';
 import type { Attrs, Link } from '../src/coap/link-format.js';
-import { baseOf, unmapHost, type Source } from './address.js';
+import { unmapHost } from '../src/coap/peer.js';
+import { baseOf, type Source } from './address.js';
 import { EndpointIndex } from './endpoint-index.js';
-import { GroupCommit } from './group-commit.js';
+import { registrationBytes, type Sized } from './registration-limits.js';
 import { keepRenderings } from './resolved.js';
 import { keptAttrs, keptLinks, looksTheSame } from './unchanged.js';
 
@@ -32,6 +33,9 @@ export interface RegistrationChange {
   links: Link[] | undefined;
 }
 
+/** One bus event of a change, its payload taken when the change was made. */
+type Announcement = () => void;
+
 export type DiscoveredResult = { ok: true; deviceId: string } | { ok: false; error: string };
 
 /** How long a client should wait before retrying when the directory is full (RFC 9176 §5.3: 5.03 + Max-Age). */
@@ -39,18 +43,20 @@ const FULL_RETRY_SECONDS = 60;
 
 /**
  * The state the RD interfaces share (aiocoap's CommonRD): registrations over the store, the identity
- * rules of DESIGN.md, and the bus events. Every change goes through here, so every change is indexed
+ * rules of docs/design.md, and the bus events. Every change goes through here, so every change is indexed
  * and announced exactly once.
  *
  * Events: a registration (new or replacing one of the same `d`/`ep`) emits `device.registered`, since
  * RFC 9176 §5.3 makes it a new registration that replaces the old one; an update emits `device.updated`;
- * a removal emits `device.removed` with its reason. A device that loses its registration goes offline
+ * a removal emits `device.removed` with its reason (each once its writes are on disk, see announce()). A device that loses its registration goes offline
  * (`device.offline`); one that registers or updates while offline comes back (`device.online`).
  */
 export class Directory {
   private readonly index = new EndpointIndex();
-  private readonly commits: GroupCommit;
   private changes = 0;
+  /** Bytes the live and not yet swept registrations hold (registrationBytes), against limits.maxDirectoryBytes. */
+  private held = 0;
+  private readonly sizes = new WeakMap<Registration, number>();
 
   constructor(
     private readonly store: Store,
@@ -58,8 +64,10 @@ export class Directory {
     private readonly log: Logger,
     private readonly config: RdConfig,
   ) {
-    for (const reg of store.registrations.all()) this.index.add(reg);
-    this.commits = new GroupCommit(store.db, log);
+    for (const reg of store.registrations.all()) {
+      this.index.add(reg);
+      this.held += this.sizeOf(reg);
+    }
   }
 
   /** The live registration at `/rd/<id>`; an expired one not swept yet is already gone. */
@@ -111,7 +119,8 @@ export class Directory {
       this.log.warn({ ep: input.ep, source }, 'registration refused: directory full');
       throw new CoapError('5.03', 'directory full', FULL_RETRY_SECONDS);
     }
-    const reg = this.commits.write(() => {
+    this.admitBytes({ ...input, base: input.base ?? baseOf(source) }, previous);
+    const reg = this.store.write(() => {
       const device = known
         ? this.moveDevice(known, { ep: input.ep, d: input.d, ...source })
         : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...source }, now);
@@ -133,8 +142,10 @@ export class Directory {
       this.put(next, previous);
       return next;
     });
-    this.emit('device.registered', reg.deviceId);
-    this.markOnline(reg.deviceId, now);
+    const events: Announcement[] = [];
+    this.describe(events, 'device.registered', reg.deviceId);
+    this.markOnline(events, reg.deviceId, now);
+    this.announce(events);
     return reg;
   }
 
@@ -157,13 +168,20 @@ export class Directory {
       updatedAt: now,
       expiresAt: now + lt * 1000,
     };
-    this.commits.write(() => {
+    const attributes = Object.keys(next.attrs).length;
+    if (attributes > this.config.limits.maxAttributesPerRegistration) {
+      throw new CoapError('4.13', `too many attributes (at most ${this.config.limits.maxAttributesPerRegistration})`);
+    }
+    this.admitBytes(next, current);
+    this.store.write(() => {
       const device = this.store.devices.get(id);
       if (device && !current.discovered) this.moveDevice(device, source);
       this.put(next, current);
     });
-    this.emit('device.updated', id);
-    this.markOnline(id, now);
+    const events: Announcement[] = [];
+    this.describe(events, 'device.updated', id);
+    this.markOnline(events, id, now);
+    this.announce(events);
     return next;
   }
 
@@ -171,16 +189,22 @@ export class Directory {
   remove(id: string, reason: RemovalReason): boolean {
     const reg = this.store.registrations.get(id);
     if (!reg) return false;
-    this.commits.write(() => {
+    this.store.write(() => {
       this.store.registrations.remove(id);
       this.index.delete(reg);
     });
+    this.held -= this.sizeOf(reg);
     this.changes++;
     const device = this.store.devices.get(id);
     if (!device) return true;
-    this.bus.emit('device.removed', { device: this.store.info(device), reason });
+    const removed = { device: this.store.info(device), reason };
+    const events: Announcement[] = [() => this.bus.emit('device.removed', removed)];
     const offline = this.store.devices.setStatus(id, 'offline');
-    if (offline) this.bus.emit('device.offline', { device: this.store.info(offline) });
+    if (offline) {
+      const payload = { device: this.store.info(offline) };
+      events.push(() => this.bus.emit('device.offline', payload));
+    }
+    this.announce(events);
     return true;
   }
 
@@ -210,7 +234,14 @@ export class Directory {
     const previous = known && this.get(known.id, now);
     if (previous && !previous.discovered) return { ok: true, deviceId: previous.deviceId };
     if (!previous && this.count() >= this.config.limits.maxRegistrations) return { ok: false, error: 'directory full' };
-    const reg = this.commits.write(() => {
+    const replaced = known && this.store.registrations.get(known.id);
+    const sized = { ep: known?.ep ?? '', d: null, base: baseOf(source), et: null, attrs: {}, links };
+    try {
+      this.admitBytes(sized, replaced);
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+    const reg = this.store.write(() => {
       const device = known ?? this.store.devices.create({ ep: null, d: null, source: 'discovery', ...source }, now);
       const next: Registration = {
         deviceId: device.id,
@@ -230,17 +261,28 @@ export class Directory {
       this.put(next, this.store.registrations.get(device.id));
       return next;
     });
-    this.emit(previous ? 'device.updated' : 'device.registered', reg.deviceId);
-    this.markOnline(reg.deviceId, now);
+    const events: Announcement[] = [];
+    this.describe(events, previous ? 'device.updated' : 'device.registered', reg.deviceId);
+    this.markOnline(events, reg.deviceId, now);
+    this.announce(events);
     return { ok: true, deviceId: reg.deviceId };
   }
 
-  /** Commits the pending writes now (stop() calls it before the store closes). */
-  flush(): void {
-    this.commits.flush();
+  /**
+   * Resolves once every change made so far is on disk: an interface answers a change only then, so a device
+   * told 2.01 Created never finds its registration lost to a crash (group commit: the store batches the writes
+   * of a few milliseconds into one transaction, see docs/architecture.md).
+   */
+  durable(): Promise<void> {
+    return this.store.durable();
   }
 
-  /** DESIGN.md Identity: a device discovered by multicast (no ep yet) is merged when it registers. */
+  /** Commits the pending writes now, releasing the answers that wait for them (stop() calls it). */
+  flush(): void {
+    this.store.commit();
+  }
+
+  /** docs/design.md "Identity": a device discovered by multicast (no ep yet) is merged when it registers. */
   private discoveredAt(source: Source): Device | undefined {
     const device = this.store.devices.findByAddress(source.host, source.port);
     return device && device.source === 'discovery' && device.ep === null ? device : undefined;
@@ -251,8 +293,38 @@ export class Directory {
     return differs ? this.store.devices.update(device.id, change) : device;
   }
 
+  /** Bytes held by the directory now (what maxDirectoryBytes bounds). */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /**
+   * A registration over limits.maxRegistrationBytes is 4.13 (RFC 7252 §5.9.2.9: an entity larger than the
+   * server is willing to handle); one that would take the directory past limits.maxDirectoryBytes is 5.03
+   * with Max-Age, as a directory full by count is (RFC 9176 §5.3).
+   */
+  private admitBytes(next: Sized, previous: Registration | undefined): void {
+    const size = registrationBytes(next);
+    const { maxRegistrationBytes, maxDirectoryBytes } = this.config.limits;
+    if (size > maxRegistrationBytes) {
+      throw new CoapError('4.13', `registration of ${size} bytes (at most ${maxRegistrationBytes})`);
+    }
+    const after = this.held - (previous ? this.sizeOf(previous) : 0) + size;
+    if (after > maxDirectoryBytes) {
+      this.log.warn({ ep: next.ep, bytes: size, held: this.held }, 'registration refused: directory byte budget spent');
+      throw new CoapError('5.03', 'directory full (bytes)', FULL_RETRY_SECONDS);
+    }
+  }
+
+  private sizeOf(reg: Registration): number {
+    let size = this.sizes.get(reg);
+    if (size === undefined) this.sizes.set(reg, (size = registrationBytes(reg)));
+    return size;
+  }
+
   private put(next: Registration, previous: Registration | undefined): void {
     this.store.registrations.put(next);
+    this.held += this.sizeOf(next) - (previous ? this.sizeOf(previous) : 0);
     // A lifetime refresh (the common update) changes nothing a lookup shows or the index knows.
     if (previous && looksTheSame(previous, next)) {
       keepRenderings(previous, next);
@@ -265,13 +337,35 @@ export class Directory {
     this.index.add(next);
   }
 
-  private markOnline(id: string, now: number): void {
+  private markOnline(events: Announcement[], id: string, now: number): void {
     const online = this.store.devices.setStatus(id, 'online', now);
-    if (online) this.bus.emit('device.online', { device: this.store.info(online) });
+    if (online) {
+      const payload = { device: this.store.info(online) };
+      events.push(() => this.bus.emit('device.online', payload));
+    }
   }
 
-  private emit(event: 'device.registered' | 'device.updated', id: string): void {
+  /** The event of a change, with the device as it is now. */
+  private describe(events: Announcement[], event: 'device.registered' | 'device.updated', id: string): void {
     const device = this.store.devices.get(id);
-    if (device) this.bus.emit(event, { device: this.store.info(device) });
+    if (device) {
+      const payload = { device: this.store.info(device) };
+      events.push(() => this.bus.emit(event, payload));
+    }
+  }
+
+  /**
+   * Emits a change's events once its writes are on disk, in the order of the changes: nobody (the Observer, the
+   * connector, the hub behind it) acts on a registration a crash could still undo, and no device is contacted
+   * before it has its 2.01. A lost batch announces nothing; its requests are answered 5.00 (rd/router.ts).
+   */
+  private announce(events: Announcement[]): void {
+    if (events.length === 0) return;
+    this.store.durable().then(
+      () => {
+        for (const emit of events) emit();
+      },
+      () => {},
+    );
   }
 }

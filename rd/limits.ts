@@ -7,7 +7,7 @@ import type { Logger } from '../src/log.js';
 const RATE_RETRY_SECONDS = 1;
 
 /**
- * The RD's admission rules (issue 2 "Limits"): source networks allowed to change the directory (4.03),
+ * The RD's admission rules (docs/design.md "Limits"): source networks allowed to change the directory (4.03),
  * and requests per second per source address (5.03 with Max-Age; 0 = off, since many devices can sit
  * behind one address). The registration count and link count limits live where the counting happens
  * (Directory, readLinks). Each refusal logs one line; nothing is stored.

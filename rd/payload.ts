@@ -1,7 +1,8 @@
 import { LinkFormatError, parseLinkFormat } from '../src/coap/link-format.js';
 import { badRequest, CoapError, ContentFormat, type CoapRequest } from '../src/coap/types.js';
 import type { Link } from '../src/coap/link-format.js';
-import { unmapHost, type Source } from './address.js';
+import { unmapHost } from '../src/coap/peer.js';
+import type { Source } from './address.js';
 
 /**
  * The link-format payload of a registration, an update or a group (RFC 9176 §5.3).

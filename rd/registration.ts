@@ -5,6 +5,7 @@ import { newId } from '../src/store/index.js';
 import type { Directory } from './directory.js';
 import { readLinks, sourceOf } from './payload.js';
 import { parseRegistrationParams } from './query.js';
+import { checkLinks, checkParams } from './registration-limits.js';
 
 /**
  * RFC 9176 §5.3: the registration interface (`POST /rd`) and the registration resource `/rd/<id>`
@@ -20,7 +21,9 @@ export class RegistrationInterface {
   register = (request: CoapRequest): CoapResponse => {
     const params = parseRegistrationParams(request.query);
     if (params.ep === undefined && this.config.requireEp) throw badRequest('ep is required');
+    checkParams(params, this.config.limits);
     const links = readLinks(request, this.config.limits.maxLinksPerRegistration);
+    checkLinks(links, this.config.limits);
     const reg = this.directory.register(
       {
         // RFC 9176 §5.3: without ep, the RD names the endpoint itself.
@@ -46,13 +49,15 @@ export class RegistrationInterface {
 
   /**
    * RFC 9176 §5.3.1: refreshes the lifetime; may change lt, base, et and extra attributes.
-   * A link-format payload replaces the links (an extension issue 2 asks for; the RFC sends none).
+   * A link-format payload replaces the links (an extension of this RD; the RFC sends none).
    */
   update = (request: CoapRequest, id: string): CoapResponse => {
     const params = parseRegistrationParams(request.query);
     if (params.ep !== undefined || params.d !== undefined) throw badRequest('ep and d cannot change in an update');
+    checkParams(params, this.config.limits);
     const links =
       request.payload.length > 0 ? readLinks(request, this.config.limits.maxLinksPerRegistration) : undefined;
+    if (links) checkLinks(links, this.config.limits);
     const change = { lt: params.lt, base: params.base, et: params.et, attrs: params.extra, links };
     if (!this.directory.update(id, change, sourceOf(request))) throw notFound();
     return { code: '2.04' };

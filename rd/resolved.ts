@@ -9,7 +9,7 @@ export interface ResolvedLink {
   link: Link;
 }
 
-/** The registration resource's path: exactly two short segments (issue 2: RIOT, Zephyr, Wakaama). */
+/** The registration resource's path: exactly two short segments (docs/design.md "Registration location": RIOT, Zephyr, Wakaama). */
 export function locationOf(reg: Registration): string {
   return `/rd/${reg.deviceId}`;
 }

@@ -43,22 +43,22 @@ export class ResourceDirectory {
     this.directory = new Directory(store, bus, log, config);
     const limits = new Limits(config.limits, log);
     const registration = new RegistrationInterface(this.directory, config);
-    const lookup = new Lookup(this.directory, store);
+    const lookup = new Lookup(this.directory, store, config.limits);
     const groups = new GroupInterface(this.directory, store, config);
     this.simple = new SimpleRegistration(this.directory, deps.client, config, log);
-    const router = new Router(
+    const router: Router = new Router(
       {
-        '.well-known/core': { GET: wellKnownCore, POST: this.simple.handle },
+        '.well-known/core': { GET: (request) => wellKnownCore(request, router.links()), POST: this.simple.handle },
         '.well-known/rd': { POST: this.simple.handle },
-        rd: { POST: registration.register },
+        rd: { rt: 'core.rd', POST: registration.register },
         'rd/:id': { GET: registration.read, POST: registration.update, DELETE: registration.remove },
-        'rd-lookup/ep': { GET: lookup.endpoints },
-        'rd-lookup/res': { GET: lookup.resources },
-        'rd-lookup/gp': { GET: groups.lookup },
-        'rd-group': { POST: groups.register },
+        'rd-lookup/ep': { rt: 'core.rd-lookup-ep', GET: lookup.endpoints },
+        'rd-lookup/res': { rt: 'core.rd-lookup-res', GET: lookup.resources },
+        'rd-group': { rt: 'core.rd-group', POST: groups.register },
         'rd-group/:id': { GET: groups.read, POST: groups.update, DELETE: groups.remove },
+        'rd-lookup/gp': { rt: 'core.rd-lookup-gp', GET: groups.lookup },
       },
-      (request) => limits.mayChange(request.source),
+      { before: (request) => limits.mayChange(request.source), durable: () => this.directory.durable() },
     );
     const metrics = deps.metrics && new RdMetrics(deps.metrics);
     this.server = new CoapServer({
@@ -76,6 +76,7 @@ export class ResourceDirectory {
   async start(): Promise<void> {
     // Registrations that ran out while the gateway was down go first, with their events.
     this.sweeper.sweep();
+    await this.directory.durable();
     const { address, port } = await this.server.listen();
     this.sweeper.start();
     this.deps.log.info(
@@ -87,8 +88,10 @@ export class ResourceDirectory {
   async stop(): Promise<void> {
     this.sweeper.stop();
     await this.simple.drain();
-    await this.server.close();
+    // Commit first, and let the answers that waited for it go out before the socket closes.
     this.directory.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.server.close();
   }
 
   address(): { address: string; port: number } {

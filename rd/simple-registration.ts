@@ -13,6 +13,7 @@ import type { Source } from './address.js';
 import type { Directory } from './directory.js';
 import { sourceOf } from './payload.js';
 import { parseRegistrationParams, type RegistrationParams } from './query.js';
+import { checkLinks, checkParams } from './registration-limits.js';
 
 /** How long the RD waits for the registrant's `/.well-known/core`, retransmissions included. */
 const FETCH_TIMEOUT_MS = 10_000;
@@ -22,7 +23,7 @@ const FETCH_TIMEOUT_MS = 10_000;
  * `POST /.well-known/core?ep=...` of deployed devices) makes the RD fetch the requester's
  * `/.well-known/core` and register it with the requester's address as base.
  *
- * The requester is answered 2.04 before the fetch, as issue 2 asks and earlier drafts describe, so a
+ * The requester is answered 2.04 before the fetch, as docs/design.md "Simple registration" decides and earlier drafts describe, so a
  * constrained device is never asked to serve a GET while it still waits for its own exchange.
  * (RFC 9176 itself answers after the fetch.) A failed fetch registers nothing and logs one line.
  */
@@ -41,6 +42,7 @@ export class SimpleRegistration {
     if (params.ep === undefined && this.config.requireEp) throw badRequest('ep is required');
     if (params.base !== undefined) throw badRequest('simple registration takes no base');
     if (request.payload.length > 0) throw badRequest('simple registration has no payload');
+    checkParams(params, this.config.limits);
     const fetch = this.fetchAndRegister(params, sourceOf(request)).finally(() => this.pending.delete(fetch));
     this.pending.add(fetch);
     return { code: '2.04' };
@@ -65,7 +67,11 @@ export class SimpleRegistration {
         this.log.warn({ source, code: reply.code }, 'simple registration: /.well-known/core not available');
         return;
       }
-      const links = parseLinkFormat(reply.payload.toString('utf8'));
+      const links = parseLinkFormat(reply.payload.toString('utf8')).slice(
+        0,
+        this.config.limits.maxLinksPerRegistration,
+      );
+      checkLinks(links, this.config.limits);
       this.directory.register(
         {
           ep: params.ep ?? newId(),
@@ -74,7 +80,7 @@ export class SimpleRegistration {
           base: undefined,
           et: params.et ?? null,
           attrs: params.extra,
-          links: links.slice(0, this.config.limits.maxLinksPerRegistration),
+          links,
         },
         source,
         'simple',

@@ -1,21 +1,61 @@
 import fs from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth.js';
+import { COAP_METHODS } from './coap/types.js';
+import { MAX_COMMAND_TIMEOUT_MS } from './command.js';
 
 const port = z.number().int().min(0).max(65535);
+
+/** `a.b.c.d/n` or `ipv6/n` (the prefix may be left out for a single address), as net.BlockList takes it. */
+export function isCidr(text: string): boolean {
+  const [network = '', bits, extra] = text.split('/');
+  const family = isIP(network);
+  if (family === 0 || extra !== undefined) return false;
+  const max = family === 4 ? 32 : 128;
+  if (bits !== undefined && !(/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max)) return false;
+  try {
+    new BlockList().addSubnet(network, bits === undefined ? max : Number(bits), family === 4 ? 'ipv4' : 'ipv6');
+    return true;
+  } catch {
+    return false;
+  }
+}
 const positive = z.number().positive();
 const seconds = z.number().positive();
 
 const rdLimits = z
   .object({
     /** Source networks allowed to register (CIDR); others get 4.03. */
-    allowedNetworks: z.array(z.string()).default(['0.0.0.0/0', '::/0']),
+    allowedNetworks: z
+      .array(z.string().refine(isCidr, 'not a CIDR network (e.g. 10.0.0.0/8, fd00::/8)'))
+      .default(['0.0.0.0/0', '::/0']),
     maxRegistrations: z.number().int().positive().default(100_000),
     maxLinksPerRegistration: z.number().int().positive().default(512),
     /** Largest request payload accepted (bytes, after block-wise reassembly); larger gets 4.13. */
     maxPayloadBytes: z.number().int().positive().default(65_536),
     /** Requests per second per source address; 0 = off (many devices may share one address). */
     requestsPerSecondPerSource: z.number().min(0).default(0),
+    /** RFC 9176 §9.3: `ep` and `d` are at most 63 bytes; longer is 4.00. */
+    maxEpBytes: z.number().int().positive().default(63),
+    maxSectorBytes: z.number().int().positive().default(63),
+    /** One attribute (name and value) of a registration or of a link; longer is 4.13. */
+    maxAttributeBytes: z.number().int().positive().default(255),
+    /** Endpoint attributes (Uri-Query parameters beyond ep, d, lt, base, et) of one registration; more is 4.13. */
+    maxAttributesPerRegistration: z.number().int().positive().default(32),
+    /** Everything one registration holds (ep, d, base, et, attributes, links); more is 4.13. */
+    maxRegistrationBytes: z.number().int().positive().default(65_536),
+    /** Everything the directory holds; a registration past it is 5.03 with Max-Age 60. */
+    maxDirectoryBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
+    /** Search criteria in one lookup after duplicates are collapsed; more is 4.00. */
+    maxLookupFilters: z.number().int().positive().default(16),
+    /** Attribute tests one lookup may make (criteria × links visited); beyond it the lookup is 5.03. */
+    lookupBudget: z.number().int().positive().default(10_000_000),
   })
   .strict();
 
@@ -84,14 +124,14 @@ const observer = z
 const executer = z
   .object({
     defaultTimeoutMs: positive.default(10_000),
-    maxTimeoutMs: positive.default(120_000),
+    maxTimeoutMs: positive.default(MAX_COMMAND_TIMEOUT_MS),
   })
   .strict();
 
 /** A CoAP request an RPC name or a shared attribute stands for (the hub's send body without its payload). */
 const coapRequest = z
   .object({
-    method: z.enum(['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH']),
+    method: z.enum(COAP_METHODS),
     path: z.string().startsWith('/'),
     query: z.array(z.string()).optional(),
     ct: z.number().int().min(0).max(65535).optional(),
@@ -175,6 +215,9 @@ const webhook = z
   })
   .strict();
 
+/** The hub's API key when none is configured (the embedded hub logs `apiKeyIsDefault` when it is in use). */
+export const DEFAULT_API_KEY = 'coregate-dev-key';
+
 /** `coregate hub --broker`: the hub learns everything from an MQTT broker instead of gateway sockets (docs/scale-out.md). */
 const brokerHub = z
   .object({
@@ -199,13 +242,23 @@ const hub = z
     host: z.string().default('127.0.0.1'),
     port: port.default(9000),
     db: z.string().default('./data/hub.db'),
-    apiKey: z.string().min(1).default('coregate-dev-key'),
+    apiKey: z.string().min(1).default(DEFAULT_API_KEY),
     /** Gateway id → shared secret. The embedded hub adds the local gateway itself. */
     gateways: z.record(z.string(), z.string()).default({}),
     heartbeatSeconds: seconds.default(15),
     commandTimeoutMs: positive.default(10_000),
     tls: z.object({ cert: z.string(), key: z.string() }).strict().nullable().default(null),
     webhooks: z.array(webhook).default([]),
+    /** Open connections at once (HTTP, WebSocket); more are closed at once. */
+    maxConnections: z.number().int().positive().default(10_000),
+    /** Open connections from one address; more are closed at once. */
+    maxConnectionsPerAddress: z.number().int().positive().default(256),
+    /** A connection that sends no complete request for this long is closed. */
+    idleTimeoutMs: positive.default(10_000),
+    /** Subscription patterns one /subscribe client may hold. */
+    maxSubscriptionsPerClient: z.number().int().positive().default(256),
+    /** Published events the hub keeps for subscribers that resume (`{"action": "resume"}`). */
+    retainedEvents: z.number().int().min(0).default(10_000),
     broker: brokerHub.default(brokerHub.parse({})),
   })
   .strict();
@@ -308,11 +361,28 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]!] = value;
 }
 
+const yes = (value: string | undefined): boolean => ['1', 'true', 'yes', 'on'].includes((value ?? '').toLowerCase());
+
+/**
+ * PiCloud's TLS variables (`USE_TLS` with `CERT_FILE` and `KEY_FILE`), for the standalone hub and the
+ * embedded one alike: a security setting is never ignored.
+ */
+export function hubWithTlsFromEnv(hub: HubConfig, env: Env): HubConfig {
+  if (!yes(env.USE_TLS)) return hub;
+  const cert = env.CERT_FILE ?? hub.tls?.cert;
+  const key = env.KEY_FILE ?? hub.tls?.key;
+  if (!cert || !key) throw new ConfigError('USE_TLS is set: CERT_FILE and KEY_FILE (or hub.tls) must name the files');
+  return { ...hub, tls: { cert, key } };
+}
+
 /** Validates raw configuration (file contents with env overrides applied) into a typed Config. */
 export function parseConfig(raw: unknown, source = 'configuration', env: Env = {}): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${source}: must be a JSON object`);
   }
+  // structuredClone and zod recurse: a 5,000-deep file ended in "Maximum call stack size exceeded".
+  if (nestedDeeperThan(raw, MAX_JSON_DEPTH))
+    throw new ConfigError(`${source}: nested deeper than ${MAX_JSON_DEPTH} levels`);
   const merged = structuredClone(raw) as Record<string, unknown>;
   for (const [name, { path, parse }] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];

@@ -1,7 +1,6 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { BrokerHubConfig } from '../../src/config.js';
-import { accessOptions } from '../mqtt/access.js';
-import { noDelay } from '../mqtt/no-delay.js';
+import { accessOptions, noDelay } from '../../src/mqtt-client.js';
 
 /**
  * An MQTT 5 client of the broker for a hub. MQTT 5 because shared subscriptions (`$share/...`, MQTT 5 §4.8.2)

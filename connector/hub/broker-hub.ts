@@ -4,15 +4,26 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { HubConfig } from '../../src/config.js';
 import type { Registry } from '../../src/metrics/index.js';
-import { parseDeviceState, parseResult, parseStatus, parseUp } from '../mqtt/coregate-messages.js';
-import { coregateTopics, coregateWildcards, parseCoregateTopic } from '../mqtt/topics.js';
-import { encodeFrame, type CommandFrame } from '../protocol/index.js';
+import { openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
+import {
+  parseDeviceState,
+  parseResult,
+  parseStatus,
+  parseUp,
+  coregateTopics,
+  coregateWildcards,
+  parseCoregateTopic,
+  encodeFrame,
+  type CommandFrame,
+} from '../protocol/index.js';
 import { connectBroker } from './broker-client.js';
 import { BrokerView } from './broker-view.js';
 import { PendingCommands, type CommandOutcome } from './commands.js';
 import { defaultTuning, HubFront, type GatewayLinks, type HubTuning } from './front.js';
 import { hubEventOf, type HubEvent } from './hub-events.js';
 import { HttpError } from './http-io.js';
+import { migrations } from './migrations.js';
+import { RetainedEvents } from './retained-events.js';
 
 export interface BrokerHubDeps {
   log: Logger;
@@ -27,6 +38,7 @@ interface Running {
   view: MqttClient;
   webhooks: MqttClient;
   pending: PendingCommands;
+  db: Db;
 }
 
 /**
@@ -50,6 +62,9 @@ export class BrokerHub {
     if (this.running) throw new Error('hub already started');
     const { log, config } = this.deps;
     const view = new BrokerView();
+    // The pub/sub's resume window (docs/api.md) is this hub's own: in memory, like everything a broker hub holds.
+    const db = openDatabase(':memory:', migrations);
+    const retained = new RetainedEvents(db, new WriteBatch(db, log), config.retainedEvents);
     const pending = new PendingCommands();
     const id = `coregate-hub-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const broker = { ...config.broker, url: this.url };
@@ -71,6 +86,7 @@ export class BrokerHub {
       tuning: this.tuning,
       devices: view,
       gateways,
+      retained,
       storedGateways: () => view.stored(),
       knownGateways: () => view.gatewayIds(),
       metrics: this.deps.metrics,
@@ -78,7 +94,7 @@ export class BrokerHub {
       readiness: () => [{ name: 'broker', check: () => viewClient.connected || `not connected to ${this.url}` }],
       webhookEvents: 'published',
     });
-    this.running = { front, view: viewClient, webhooks: webhookClient, pending };
+    this.running = { front, view: viewClient, webhooks: webhookClient, pending, db };
 
     viewClient.on('message', (topic, payload, packet) => {
       for (const event of this.onView(view, pending, topic, payload, packet.retain))
@@ -110,6 +126,7 @@ export class BrokerHub {
     running.front.closeClients();
     await Promise.all([running.view.endAsync(), running.webhooks.endAsync()]);
     await running.front.close();
+    running.db.close();
   }
 
   /** Subscribes on every (re)connect: clean sessions keep no subscriptions. */

@@ -1,6 +1,5 @@
 import type { DeviceInfo } from '../../src/store/index.js';
-import type { GatewayStatus } from '../mqtt/coregate-messages.js';
-import type { EventFrame, TelemetryFrame } from '../protocol/index.js';
+import type { GatewayStatus, EventFrame, TelemetryFrame } from '../protocol/index.js';
 import type { HubDevice } from './device-registry.js';
 import type { GatewayLinkInfo } from './gateway-session.js';
 import type { StoredGateway } from './read-api.js';

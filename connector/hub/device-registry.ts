@@ -1,4 +1,4 @@
-import type { Db, DeviceInfo } from '../../src/store/index.js';
+import type { Db, DeviceInfo, WriteBatch } from '../../src/store/index.js';
 
 /** A device as the platform sees it: the gateway's view plus which gateway holds it. */
 export interface HubDevice extends DeviceInfo {
@@ -14,7 +14,8 @@ interface DeviceRow {
 
 /**
  * The union of every gateway's devices, mirrored in memory and persisted so `GET /v1/devices`
- * answers after a hub restart. Telemetry only moves `lastSeen`: those writes are batched by flush().
+ * answers after a hub restart. Writes join the hub's write batch (group commit); telemetry only moves
+ * `lastSeen`, written at the next flush().
  */
 export class DeviceRegistry {
   private readonly byId = new Map<string, HubDevice>();
@@ -24,7 +25,10 @@ export class DeviceRegistry {
   private readonly deleteGatewayStmt;
   private readonly touchStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    db: Db,
+    private readonly writes: WriteBatch,
+  ) {
     for (const row of db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
       const info = JSON.parse(row.info) as DeviceInfo;
       this.byId.set(row.id, { ...info, gateway: row.gateway, lastSeen: row.last_seen });
@@ -56,23 +60,25 @@ export class DeviceRegistry {
     };
     this.byId.set(device.id, device);
     this.touched.delete(device.id);
-    this.upsertStmt.run({ id: device.id, gateway, info: JSON.stringify(info), lastSeen: device.lastSeen });
+    this.writes.write(() =>
+      this.upsertStmt.run({ id: device.id, gateway, info: JSON.stringify(info), lastSeen: device.lastSeen }),
+    );
     return device;
   }
 
   remove(id: string): void {
     this.byId.delete(id);
     this.touched.delete(id);
-    this.deleteStmt.run(id);
+    this.writes.write(() => this.deleteStmt.run(id));
   }
 
   /** A snapshot frame: the gateway's whole device set, replacing what the hub held for it. */
   replaceGateway(gateway: string, devices: readonly DeviceInfo[]): void {
-    this.db.transaction(() => {
+    this.writes.write(() => {
       for (const device of this.list(gateway)) this.byId.delete(device.id);
       this.deleteGatewayStmt.run(gateway);
       for (const info of devices) this.upsert(gateway, info);
-    })();
+    });
   }
 
   /** Telemetry from a device proves it alive at `ts`; persisted at the next flush(). */
@@ -83,12 +89,14 @@ export class DeviceRegistry {
     this.touched.add(id);
   }
 
-  /** Writes pending `lastSeen` moves; call inside the caller's transaction when batching with other writes. */
+  /** Writes pending `lastSeen` moves. */
   flush(): void {
-    for (const id of this.touched) {
-      const device = this.byId.get(id);
-      if (device !== undefined) this.touchStmt.run(device.lastSeen, id);
-    }
+    this.writes.write(() => {
+      for (const id of this.touched) {
+        const device = this.byId.get(id);
+        if (device !== undefined) this.touchStmt.run(device.lastSeen, id);
+      }
+    });
     this.touched.clear();
   }
 }

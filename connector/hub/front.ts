@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
 import { createRegistry, operatorRoutes, type ReadinessCheck, type Registry } from '../../src/metrics/index.js';
-import { formatAddress } from '../../src/store/index.js';
+import { MAX_COMMAND_TIMEOUT_MS } from '../../src/command.js';
+import { formatAddress } from '../../src/coap/peer.js';
+import { ConfigError } from '../../src/config.js';
 import { isAuthorized } from './auth.js';
 import type { CommandOutcome } from './commands.js';
 import type { DeviceRegistry } from './device-registry.js';
@@ -19,7 +21,9 @@ import { HubMetrics, routeOf } from './metrics.js';
 import { PubSub } from './pubsub.js';
 import { ReadApi, type StoredGateway } from './read-api.js';
 import { Webhooks, type WebhookOptions } from './webhooks.js';
-import type { CommandFrame } from '../protocol/index.js';
+import { MAX_FRAME_BYTES, type CommandFrame } from '../protocol/index.js';
+import { limitConnections, serverOptions } from './connection-limits.js';
+import type { RetainedEvents } from './retained-events.js';
 
 /** Knobs with production defaults; tests shorten the intervals. */
 export interface HubTuning {
@@ -36,8 +40,9 @@ export interface HubTuning {
 export const defaultTuning: HubTuning = {
   infoIntervalMs: 5_000,
   handshakeTimeoutMs: 10_000,
-  maxBodyBytes: 1024 * 1024,
-  maxCommandTimeoutMs: 120_000,
+  // The same bound as a frame of the link: a body the hub takes is one a gateway takes (the envelope aside).
+  maxBodyBytes: MAX_FRAME_BYTES,
+  maxCommandTimeoutMs: MAX_COMMAND_TIMEOUT_MS,
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
   webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },
@@ -63,6 +68,8 @@ export interface FrontDeps {
   tuning: HubTuning;
   devices: DeviceSource;
   gateways: GatewayLinks;
+  /** The pub/sub stream's seqs and the window a subscriber may resume from. */
+  retained: RetainedEvents;
   /** What the hub remembers of gateways beyond the live links (GET /v1/gateways). */
   storedGateways: () => StoredGateway[];
   knownGateways: () => Iterable<string>;
@@ -95,7 +102,12 @@ export class HubFront {
 
   constructor(private readonly deps: FrontDeps) {
     const { log, config, tuning, devices, gateways } = deps;
-    const pubsub = new PubSub(log, { maxBufferedBytes: tuning.maxSubscriberBufferedBytes });
+    const tls = config.tls && { cert: readTlsFile('cert', config.tls.cert), key: readTlsFile('key', config.tls.key) };
+    const pubsub = new PubSub(log, {
+      maxBufferedBytes: tuning.maxSubscriberBufferedBytes,
+      maxPatternsPerClient: config.maxSubscriptionsPerClient,
+      retained: deps.retained,
+    });
     const webhooks = new Webhooks(log, config.webhooks, tuning.webhooks);
     pubsub.onPublish((name, data, from) => {
       if (deps.webhookEvents === 'all' || from !== undefined) webhooks.deliver(name, data, from);
@@ -133,9 +145,9 @@ export class HubFront {
     this.pubsub = pubsub;
     this.webhooks = webhooks;
     const handle = this.requestHandler(api);
-    this.server = config.tls
-      ? https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, handle)
-      : http.createServer(handle);
+    this.server = tls
+      ? https.createServer({ ...serverOptions(config), ...tls }, handle)
+      : http.createServer(serverOptions(config), handle);
     const gatewayWss = new WebSocketServer({ noServer: true, maxPayload: deps.gatewayMaxPayload });
     const clientWss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
     this.sockets = [gatewayWss, clientWss];
@@ -160,6 +172,7 @@ export class HubFront {
       clientWss.handleUpgrade(req, socket, head, (ws) => route!(ws, req, url));
     });
     this.server.on('clientError', (_err, socket) => socket.destroy());
+    limitConnections(this.server, config, log);
   }
 
   async listen(): Promise<number> {
@@ -237,6 +250,17 @@ export class HubFront {
       return new HttpError(400, 'bad_request', 'clientName: required in the query');
     }
     return undefined;
+  }
+}
+
+/** A TLS file that cannot be read is a configuration error naming the setting (and PiCloud's variable for it). */
+function readTlsFile(which: 'cert' | 'key', file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const variable = which === 'cert' ? 'CERT_FILE' : 'KEY_FILE';
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(`hub.tls.${which} (${variable}): cannot read ${file} (${code}); name a readable PEM file`);
   }
 }
 

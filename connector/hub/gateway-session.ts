@@ -7,6 +7,7 @@ import {
   errorFrameFor,
   parseGatewayFrame,
   verifyHmac,
+  type DeviceInfoFrame,
   type EventFrame,
   type GatewayFrame,
   type GatewayFrameOf,
@@ -30,11 +31,19 @@ export interface SessionHost {
   /** Records `seq` as taken; false for a duplicate. */
   take(gateway: string, seq: number): boolean;
   lastSeq(gateway: string): number;
-  snapshot(session: GatewaySession, frame: GatewayFrameOf<'snapshot'>): void;
+  /** The gateway's whole device set, once all parts of its snapshot arrived. */
+  snapshot(session: GatewaySession, devices: DeviceInfoFrame[]): void;
+  /**
+   * A gateway with the same id is connected from another store: refuse this one (true) rather than
+   * replace the other and mix two seq streams.
+   */
+  duplicate(session: GatewaySession): boolean;
   result(session: GatewaySession, frame: GatewayFrameOf<'result'>): boolean;
   failCommand(session: GatewaySession, id: string, error: HttpError): void;
-  /** Persists taken seqs and device moves; acks follow it. */
-  commit(): void;
+  /** Commits taken seqs and device moves now; false if the commit failed (it is retried). Acks follow it. */
+  commit(): boolean;
+  /** Resolves once everything written so far is on disk. */
+  durable(): Promise<void>;
 }
 
 /** What /socket/info shows of a gateway link. */
@@ -49,13 +58,15 @@ export interface GatewayLinkInfo {
 type Handlers = { [T in GatewayFrame['type']]: (frame: GatewayFrameOf<T>) => void };
 
 /**
- * One gateway's WebSocket (DESIGN.md "Wire contract"): challenge → hello (HMAC of the nonce) → welcome,
+ * One gateway's WebSocket (docs/design.md "Wire contract"): challenge → hello (HMAC of the nonce) → welcome,
  * then seq'd upstream frames acked cumulatively, commands down and results up, heartbeat by ping/pong.
  */
 export class GatewaySession {
   /** Unique per connection, so that a replaced session's late results are told apart. */
   readonly key = randomUUID();
   gateway: string | undefined;
+  /** The gateway store's id from `hello` (absent from gateways that predate it). */
+  instance: string | undefined;
   /** Events up to this seq are already reflected by the gateway's last snapshot: history, not current state. */
   snapshotSeq = 0;
   readonly connectedAt = new Date();
@@ -64,16 +75,15 @@ export class GatewaySession {
   private ackScheduled = false;
   private received = 0;
   private duplicates = 0;
+  /** The parts of a snapshot received so far; the registry changes only when the last one is in. */
+  private partial: { seq: number; next: number; devices: DeviceInfoFrame[] } | undefined;
   private readonly handshakeTimer: NodeJS.Timeout;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly handlers: Handlers = {
     hello: () => this.refuse('unexpected_frame', 'hello after the handshake', 'hello'),
     event: (frame) => this.onUpstream(frame),
     telemetry: (frame) => this.onUpstream(frame),
-    snapshot: (frame) => {
-      this.snapshotSeq = frame.seq ?? 0;
-      this.host.snapshot(this, frame);
-    },
+    snapshot: (frame) => this.onSnapshotPart(frame),
     result: (frame) => {
       if (!this.host.result(this, frame)) this.host.log.debug({ id: frame.id }, 'result for no waiting command');
     },
@@ -158,9 +168,32 @@ export class GatewaySession {
     }
     clearTimeout(this.handshakeTimer);
     this.gateway = frame.gateway;
+    this.instance = frame.instance;
+    if (this.host.duplicate(this)) {
+      this.close(closeCodes.duplicateGateway, 'another gateway with this id is connected');
+      return;
+    }
     const lastSeq = this.host.authenticated(this);
     this.send({ type: 'welcome', lastSeq });
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.host.heartbeatSeconds * 1000);
+  }
+
+  /** Parts arrive in order on the one socket; one out of order starts nothing and is refused. */
+  private onSnapshotPart(frame: GatewayFrameOf<'snapshot'>): void {
+    const part = frame.part ?? 0;
+    if (part === 0) this.partial = { seq: frame.seq ?? 0, next: 0, devices: [] };
+    const partial = this.partial;
+    if (partial === undefined || part !== partial.next) {
+      this.partial = undefined;
+      this.refuse('unexpected_frame', `snapshot part ${part} out of order`, 'snapshot');
+      return;
+    }
+    for (const device of frame.devices) partial.devices.push(device);
+    partial.next++;
+    if (frame.more === true) return;
+    this.partial = undefined;
+    this.snapshotSeq = partial.seq;
+    this.host.snapshot(this, partial.devices);
   }
 
   /** Missing two heartbeats in a row (nothing heard for a whole interval) means the link is dead. */
@@ -181,7 +214,10 @@ export class GatewaySession {
     this.scheduleAck();
   }
 
-  /** Acks go out once per turn of the event loop, after one commit for all frames of that turn. */
+  /**
+   * Acks go out once per turn of the event loop, after one commit for all frames of that turn: an ack tells the
+   * gateway to trim its outbox, so what it covers must be on disk first.
+   */
   private scheduleAck(): void {
     if (this.ackScheduled) return;
     this.ackScheduled = true;
@@ -189,8 +225,9 @@ export class GatewaySession {
       this.ackScheduled = false;
       // A closing link gets no ack; what it took is committed by the next commit or by the hub's stop().
       if (this.ws.readyState !== this.ws.OPEN) return;
-      this.host.commit();
-      this.send({ type: 'ack', seq: this.host.lastSeq(this.gateway!) });
+      const ack = (): void => void this.send({ type: 'ack', seq: this.host.lastSeq(this.gateway!) });
+      if (this.host.commit()) ack();
+      else this.host.durable().then(ack, () => {});
     });
   }
 

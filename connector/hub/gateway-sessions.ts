@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import {
   closeCodes,
   type CommandFrame,
+  type DeviceInfoFrame,
   type EventFrame,
   type GatewayFrameOf,
   type TelemetryFrame,
@@ -23,8 +24,10 @@ export interface GatewaySessionsDeps {
   registry: DeviceRegistry;
   pending: PendingCommands;
   publish: (name: string, data: unknown) => void;
-  /** Persists ledger and registry moves in one transaction. */
-  commit: () => void;
+  /** Commits ledger and registry moves now; false if the commit failed (it is retried). */
+  commit: () => boolean;
+  /** Resolves once everything written so far is on disk. */
+  durable: () => Promise<void>;
 }
 
 /** The gateways' WebSocket route: one live session per gateway id, a newer one replacing the older. */
@@ -96,6 +99,11 @@ export class GatewaySessions implements SessionHost {
       this.failCommands(older, 'the gateway reconnected');
       older.close(closeCodes.replaced, 'replaced by a newer session of the same gateway');
     }
+    // Another store is another seq stream (a wiped database, or the other of two gateways sharing an id):
+    // its seqs start again, and the ledger must not drop them as resends of the old stream's.
+    if (this.deps.ledger.switchInstance(gateway, session.instance)) {
+      this.log.warn({ gateway, instance: session.instance }, 'gateway store changed: a new seq stream starts');
+    }
     this.deps.ledger.connected(gateway, session.connectedAt.getTime());
     this.log.info({ gateway, address: session.address }, 'gateway connected');
     this.deps.publish('gateway.connected', { gateway, address: session.address });
@@ -133,8 +141,24 @@ export class GatewaySessions implements SessionHost {
     this.deps.publish(name, data);
   }
 
-  snapshot(session: GatewaySession, frame: GatewayFrameOf<'snapshot'>): void {
-    this.deps.registry.replaceGateway(session.gateway!, frame.devices);
+  snapshot(session: GatewaySession, devices: DeviceInfoFrame[]): void {
+    this.deps.registry.replaceGateway(session.gateway!, devices);
+  }
+
+  /**
+   * Only a session of the same store may replace a live one (a gateway reconnecting over a half-open socket).
+   * A gateway that predates `hello.instance` says nothing and replaces as before.
+   */
+  duplicate(session: GatewaySession): boolean {
+    const gateway = session.gateway!;
+    const live = this.live.get(gateway);
+    if (live === undefined || session.instance === undefined || live.instance === undefined) return false;
+    if (live.instance === session.instance) return false;
+    this.log.warn(
+      { gateway, connected: live.address, refused: session.address, instance: session.instance, live: live.instance },
+      'gateway refused: another gateway with the same id (another store) is connected; give each gateway its own id',
+    );
+    return true;
   }
 
   result(session: GatewaySession, frame: GatewayFrameOf<'result'>): boolean {
@@ -145,8 +169,12 @@ export class GatewaySessions implements SessionHost {
     this.deps.pending.fail(id, session.key, error);
   }
 
-  commit(): void {
-    this.deps.commit();
+  commit(): boolean {
+    return this.deps.commit();
+  }
+
+  durable(): Promise<void> {
+    return this.deps.durable();
   }
 
   private failCommands(session: GatewaySession, why: string): void {

@@ -23,31 +23,52 @@ export interface HistoryLimits {
   pathsPerDevice: number;
 }
 
-/** Recent points of one numeric series in a fixed ring (two numbers per point), so memory stays bounded. */
+/** Points a series' ring holds at first; it doubles as points arrive, up to its capacity. */
+const FIRST_POINTS = 8;
+
+/**
+ * Recent points of one numeric series in a ring (two numbers per point), so memory stays bounded. The ring
+ * starts small and grows with the points it is given: at full size it takes 3.8 KB (240 points), and every
+ * observed device's first value made one, most of a hub's memory per device when devices report rarely.
+ */
 class Ring {
-  private readonly data: Float64Array;
+  private data: Float64Array;
   private next = 0;
   private length = 0;
 
   constructor(private readonly capacity: number) {
-    this.data = new Float64Array(capacity * 2);
+    this.data = new Float64Array(Math.min(FIRST_POINTS, capacity) * 2);
   }
 
   push(ts: number, value: number): void {
+    const size = this.data.length / 2;
+    if (this.length === size && size < this.capacity) this.grow(Math.min(this.capacity, size * 2));
+    const slots = this.data.length / 2;
     this.data[this.next * 2] = ts;
     this.data[this.next * 2 + 1] = value;
-    this.next = (this.next + 1) % this.capacity;
-    this.length = Math.min(this.length + 1, this.capacity);
+    this.next = (this.next + 1) % slots;
+    this.length = Math.min(this.length + 1, slots);
   }
 
   points(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
-    const start = (this.next - this.length + this.capacity) % this.capacity;
+    const slots = this.data.length / 2;
+    const start = (this.next - this.length + slots) % slots;
     for (let i = 0; i < this.length; i++) {
-      const at = ((start + i) % this.capacity) * 2;
+      const at = ((start + i) % slots) * 2;
       out.push([this.data[at]!, this.data[at + 1]!]);
     }
     return out;
+  }
+
+  /** Only ever called when full: the points are copied oldest first and the ring continues after them. */
+  private grow(points: number): void {
+    const data = new Float64Array(points * 2);
+    const start = this.next * 2;
+    data.set(this.data.subarray(start), 0);
+    data.set(this.data.subarray(0, start), this.data.length - start);
+    this.next = this.length;
+    this.data = data;
   }
 }
 

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { isAuthorized } from './auth.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { GatewaySessions } from './gateway-sessions.js';
-import { HttpError, readJsonBody, sendError, sendJson, validate } from './http-io.js';
-import { eventName, type PubSub } from './pubsub.js';
+import { encodeFrame, MAX_FRAME_BYTES } from '../protocol/index.js';
+import { HttpError, isAborted, readJsonBody, sendError, sendJson, validate } from './http-io.js';
+import { eventName, isHubEventName, type PubSub } from './pubsub.js';
 import { commandFrameOf, sendBodySchema } from './send-command.js';
 
 export interface HttpApiDeps {
@@ -61,6 +62,12 @@ export class HttpApi {
   /** The request listener; never throws (a handler's unexpected error is a 500 with the detail in the log). */
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     void this.dispatch(req, res).catch((err: unknown) => {
+      if (!(err instanceof HttpError) && isAborted(req, err)) {
+        // One line at debug, no stack: 200 aborted uploads made 200 error lines with stacks.
+        this.deps.log.debug({ url: req.url, reason: (err as Error).message }, 'request aborted by the client');
+        res.destroy();
+        return;
+      }
       const error = err instanceof HttpError ? err : new HttpError(500, 'internal', 'internal error');
       if (!(err instanceof HttpError)) this.deps.log.error({ err, url: req.url }, 'HTTP handler failed');
       if (res.headersSent) res.destroy();
@@ -108,6 +115,16 @@ export class HttpApi {
     if (device === undefined) throw unknownDevice(id);
     const timeout = body.timeout ?? this.deps.commandTimeoutMs;
     const frame = commandFrameOf(id, body, timeout);
+    // The body fits maxBodyBytes, but the frame adds its envelope: past the link's limit the gateway would refuse
+    // it and the caller wait the whole timeout for a 504.
+    const frameBytes = Buffer.byteLength(encodeFrame(frame));
+    if (frameBytes > MAX_FRAME_BYTES) {
+      throw new HttpError(
+        413,
+        'payload_too_large',
+        `the command would be a ${frameBytes}-byte frame, over the link's limit of ${MAX_FRAME_BYTES} bytes`,
+      );
+    }
     const outcome = await this.deps.sessions.command(device.gateway, frame, timeout + this.deps.commandGraceMs);
     if (!outcome.ok) throw outcome.error;
     const { code, ct, payload, encoding } = outcome.reply;
@@ -125,6 +142,9 @@ export class HttpApi {
   private async publish(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const from = validate(clientName, url.searchParams.get('clientName') ?? undefined, 'clientName');
     const body = validate(publishBody, await readJsonBody(req, this.deps.maxBodyBytes), 'body');
+    if (isHubEventName(body.event)) {
+      throw new HttpError(403, 'forbidden', `event: '${body.event}' is the hub's own (telemetry, device.*, gateway.*)`);
+    }
     this.deps.pubsub.publish(body.event, body.data ?? null, from);
     sendJson(res, 201, { status: 'published', event: body.event });
   }

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../src/json-depth.js';
 
 /** The `error.code` values of the HTTP API (docs/api.md "Errors"). */
 export type ApiErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'
   | 'payload_too_large'
@@ -28,6 +30,12 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (message: string): HttpError => new HttpError(400, 'bad_request', message);
+
+/** A request the client gave up on (closed mid-body): nobody is left to answer, and it is not the hub's fault. */
+export function isAborted(req: IncomingMessage, err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ECONNABORTED' || (req.destroyed && !req.complete);
+}
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -58,14 +66,17 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw badRequest('the body is empty; a JSON object is expected');
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch (err) {
     throw badRequest(`the body is not valid JSON (${(err as Error).message})`);
   }
+  if (nestedDeeperThan(body)) throw badRequest(`the body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return body;
 }
 
-function tooLarge(limit: number): HttpError {
+export function tooLarge(limit: number): HttpError {
   return new HttpError(413, 'payload_too_large', `the body is larger than ${limit} bytes`);
 }
 

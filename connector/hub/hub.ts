@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
 import type { ReadinessCheck, Registry } from '../../src/metrics/index.js';
-import { openDatabase, type Db } from '../../src/store/index.js';
+import { openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
 import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { PendingCommands } from './commands.js';
 import { DeviceRegistry } from './device-registry.js';
@@ -11,6 +11,7 @@ import { GatewaySessions } from './gateway-sessions.js';
 import { HttpError } from './http-io.js';
 import { migrations } from './migrations.js';
 import type { StoredGateway } from './read-api.js';
+import { RetainedEvents } from './retained-events.js';
 import { SeqLedger } from './seq-ledger.js';
 
 export { defaultTuning, type HubTuning } from './front.js';
@@ -35,12 +36,12 @@ interface Running {
   front: HubFront;
   sessions: GatewaySessions;
   pending: PendingCommands;
-  commit: () => void;
+  commit: () => boolean;
 }
 
 /**
- * The platform side (DESIGN.md "Hub API") with gateway sockets of its own: the gateways' WebSocket route, their
- * devices and last seqs in its SQLite file, and what every hub serves (front.ts).
+ * The platform side (docs/design.md "Hub API") with gateway sockets of its own: the gateways' WebSocket route,
+ * their devices and last seqs in its SQLite file, and what every hub serves (front.ts).
  */
 export class Hub {
   private readonly secrets = new Map<string, string>();
@@ -61,13 +62,17 @@ export class Hub {
     if (this.running) throw new Error('hub already started');
     const { log, config } = this.deps;
     const db = openDatabase(config.db, migrations);
-    const registry = new DeviceRegistry(db);
-    const ledger = new SeqLedger(db);
+    // Group commit, as the gateway's store does: every write joins a batch committed within a few ms, or
+    // at once where an ack must follow it (docs/architecture.md, "How a write becomes durable").
+    const writes = new WriteBatch(db, log);
+    const registry = new DeviceRegistry(db, writes);
+    const ledger = new SeqLedger(db, writes);
     const pending = new PendingCommands();
-    const commit = db.transaction(() => {
+    const commit = (): boolean => {
       ledger.flush();
       registry.flush();
-    });
+      return writes.commit();
+    };
     const sessions = new GatewaySessions({
       log,
       heartbeatSeconds: config.heartbeatSeconds,
@@ -78,7 +83,8 @@ export class Hub {
       pending,
       // `front` is built below; no event is published before start() returns.
       publish: (name, data) => front.pubsub.publish(name, data),
-      commit: () => commit(),
+      commit,
+      durable: () => writes.durable(),
     });
     const storedGateways = db.prepare('SELECT id, last_seq, last_connected_at FROM gateways');
     const attach = (ws: WebSocket, peer: string) => sessions.attach(ws, peer);
@@ -88,6 +94,7 @@ export class Hub {
       tuning: this.tuning,
       devices: registry,
       gateways: sessions,
+      retained: new RetainedEvents(db, writes, config.retainedEvents),
       storedGateways: () => storedGateways.all() as StoredGateway[],
       knownGateways: () => this.secrets.keys(),
       metrics: this.deps.metrics,

@@ -18,4 +18,12 @@ export const migrations: readonly Migration[] = [
         last_connected_at INTEGER
       );
     `),
+  // The store a gateway's seq stream comes from (`hello.instance`).
+  (db) => db.exec('ALTER TABLE gateways ADD COLUMN instance TEXT'),
+  // The retained window of published events, for subscribers that resume (docs/api.md "Resuming").
+  (db) =>
+    db.exec(`
+      CREATE TABLE events (seq INTEGER PRIMARY KEY, name TEXT NOT NULL, message TEXT NOT NULL);
+      CREATE TABLE hub_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `),
 ];

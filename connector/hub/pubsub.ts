@@ -2,7 +2,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { matchesAny } from './patterns.js';
+import { PatternIndex } from './patterns.js';
+import type { RetainedEvents } from './retained-events.js';
 
 /** Close code for a subscriber that does not keep up (RFC 6455 §7.4.1: 1013 Try Again Later). */
 export const SLOW_SUBSCRIBER_CLOSE = 1013;
@@ -12,7 +13,21 @@ const EVENT_NAME_MAX = 256;
 
 export const eventName = z.string().min(1).max(EVENT_NAME_MAX);
 
-const action = z.object({ action: z.enum(['subscribe', 'unsubscribe']), event: eventName }).strict();
+const action = z.union([
+  z.object({ action: z.enum(['subscribe', 'unsubscribe']), event: eventName }).strict(),
+  z.object({ action: z.literal('resume'), after: z.number().int().min(0) }).strict(),
+]);
+
+/**
+ * Names only the hub publishes: what gateways report (device events, telemetry) and the links' own events.
+ * `POST /publish` may not use them, so a subscriber can trust them (anyone with the API key could forge a
+ * `telemetry/<id>` or a `device.offline`).
+ */
+export function isHubEventName(name: string): boolean {
+  return (
+    name === 'telemetry' || name.startsWith('telemetry/') || name.startsWith('device.') || name.startsWith('gateway.')
+  );
+}
 
 /** What /socket/info shows of a subscriber. */
 export interface SubscriberInfo {
@@ -32,6 +47,10 @@ interface Subscriber {
 export interface PubSubOptions {
   /** A subscriber with more than this many bytes queued is disconnected instead of growing memory. */
   maxBufferedBytes: number;
+  /** Patterns one subscriber may hold; one more is refused with an error message. */
+  maxPatternsPerClient: number;
+  /** The stream's seqs and the window a subscriber may resume from. */
+  retained: RetainedEvents;
   /** How long a closed slow subscriber may take to read its close frame before its socket is cut. */
   closeGraceMs?: number;
 }
@@ -39,6 +58,7 @@ export interface PubSubOptions {
 /** PiCloud-style pub/sub: WebSocket subscribers with name patterns; every hub event is published here. */
 export class PubSub {
   private readonly subscribers = new Set<Subscriber>();
+  private readonly index = new PatternIndex<Subscriber>();
   private readonly corked = new Set<Subscriber>();
   private readonly listeners: Array<(name: string, data: unknown, from?: string) => void> = [];
   private droppedCount = 0;
@@ -55,11 +75,13 @@ export class PubSub {
 
   /** `from` names the client that published through `POST /publish`; hub events have none. */
   publish(name: string, data: unknown, from?: string): void {
-    let message: string | undefined;
-    for (const subscriber of this.subscribers) {
-      if (!matchesAny(subscriber.patterns, name)) continue;
-      message ??= JSON.stringify(eventMessage(name, data, from));
-      this.deliver(subscriber, message);
+    const { retained } = this.options;
+    const seq = retained.takeSeq();
+    const matched = this.index.match(name);
+    if (matched.size > 0 || retained.keeps) {
+      const text = JSON.stringify({ ...eventMessage(name, data, from), seq });
+      retained.keep({ seq, name, text });
+      for (const subscriber of matched) this.deliver(subscriber, text);
     }
     for (const listener of this.listeners) listener(name, data, from);
   }
@@ -76,7 +98,7 @@ export class PubSub {
     this.log.info({ clientName, address }, 'subscriber connected');
     ws.on('message', (data, isBinary) => this.onAction(subscriber, isBinary ? null : data.toString()));
     ws.on('close', () => {
-      this.subscribers.delete(subscriber);
+      this.forget(subscriber);
       this.log.info({ clientName }, 'subscriber disconnected');
     });
     ws.on('error', (err) => this.log.debug({ err, clientName }, 'subscriber socket error'));
@@ -97,8 +119,11 @@ export class PubSub {
   }
 
   close(): void {
-    for (const subscriber of this.subscribers) subscriber.ws.terminate();
-    this.subscribers.clear();
+    for (const subscriber of this.subscribers) {
+      subscriber.ws.terminate();
+      this.forget(subscriber);
+    }
+    this.options.retained.flush();
   }
 
   private onAction(subscriber: Subscriber, text: string | null): void {
@@ -115,17 +140,47 @@ export class PubSub {
       if (text === null) subscriber.ws.close(POLICY_CLOSE, 'text frames only');
       return;
     }
+    if (result.data.action === 'resume') return this.resume(subscriber, result.data.after);
     const { action: verb, event } = result.data;
-    if (verb === 'subscribe') subscriber.patterns.add(event);
-    else subscriber.patterns.delete(event);
+    if (verb === 'unsubscribe') {
+      subscriber.patterns.delete(event);
+      this.index.delete(event, subscriber);
+    } else if (!subscriber.patterns.has(event)) {
+      const max = this.options.maxPatternsPerClient;
+      if (subscriber.patterns.size >= max) {
+        const message = `at most ${max} subscriptions per client; unsubscribe from one first`;
+        subscriber.ws.send(JSON.stringify({ error: { code: 'too_many_subscriptions', message }, event }));
+        return;
+      }
+      subscriber.patterns.add(event);
+      this.index.add(event, subscriber);
+    }
     subscriber.ws.send(JSON.stringify({ action: `${verb}d`, event }));
+  }
+
+  /**
+   * Replays the retained events after `after` that match the subscriber's patterns, in order, after one
+   * `resumed` message that says up to which seq the stream stands and which seqs were missed beyond the window.
+   */
+  private resume(subscriber: Subscriber, after: number): void {
+    const { events, gap } = this.options.retained.since(after);
+    const last = this.options.retained.last;
+    subscriber.ws.send(JSON.stringify({ action: 'resumed', after, last, ...(gap && { gap }) }));
+    for (const event of events) {
+      if (this.index.match(event.name).has(subscriber)) this.deliver(subscriber, event.text);
+    }
+  }
+
+  private forget(subscriber: Subscriber): void {
+    this.subscribers.delete(subscriber);
+    for (const pattern of subscriber.patterns) this.index.delete(pattern, subscriber);
   }
 
   private deliver(subscriber: Subscriber, message: string): void {
     const { ws } = subscriber;
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > this.options.maxBufferedBytes) {
-      this.subscribers.delete(subscriber);
+      this.forget(subscriber);
       this.droppedCount++;
       this.log.warn(
         { clientName: subscriber.info.clientName, buffered: ws.bufferedAmount },

@@ -24,7 +24,7 @@ export type SendBody = z.infer<ReturnType<typeof sendBodySchema>>;
 
 /**
  * The `command` frame for a validated body. A payload without `ct` travels as text (ct 0) when it is a string
- * and as JSON (ct 50) otherwise, following the link's payload rules (DESIGN.md "Wire contract" 4).
+ * and as JSON (ct 50) otherwise, following the link's payload rules (docs/design.md "Wire contract" 4).
  */
 export function commandFrameOf(device: string, body: SendBody, timeout: number): CommandFrame {
   const frame: CommandFrame = {

@@ -7,10 +7,10 @@ import {
   type EventFrame,
   type GatewayFrame,
   type TelemetryFrame,
+  statusPayload,
+  coregateTopics,
 } from '../protocol/index.js';
 import type { Dialect, Inbound, Publish } from './publish.js';
-import { statusPayload } from './coregate-messages.js';
-import { coregateTopics } from './topics.js';
 
 /**
  * "coregate over MQTT" (docs/protocol.md "MQTT"): the WebSocket link's frames, unchanged, under

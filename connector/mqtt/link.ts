@@ -1,8 +1,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../../src/config.js';
 import type { Logger } from '../../src/log.js';
-import { accessOptions } from './access.js';
-import { noDelay } from './no-delay.js';
+import { accessOptions, noDelay } from '../../src/mqtt-client.js';
 import type { Publish } from './publish.js';
 
 export interface MqttLinkListener {

@@ -7,6 +7,8 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
  * reaches the parser and gets a named `error` instead of a 1009 close; past this one ws closes with 1009.
  */
 export const WS_MAX_PAYLOAD_BYTES = 16 * MAX_FRAME_BYTES;
+/** What one part of a snapshot holds at most (UTF-8 bytes of its devices), well within MAX_FRAME_BYTES. */
+export const SNAPSHOT_PART_BYTES = 256 * 1024;
 
 /** WebSocket close codes of the link (RFC 6455 §7.4.2: 4000–4999 are the application's). */
 export const closeCodes = {
@@ -21,6 +23,8 @@ export const closeCodes = {
   replaced: 4003,
   /** A frame the handshake cannot go on with (e.g. `hello` is not the first frame). */
   protocolError: 4008,
+  /** Another gateway (another store, see `hello.instance`) with the same id is connected. */
+  duplicateGateway: 4009,
 } as const;
 export type CloseCode = (typeof closeCodes)[keyof typeof closeCodes];
 
@@ -35,12 +39,7 @@ export const protocolErrorCodes = [
 ] as const;
 export type ProtocolErrorCode = (typeof protocolErrorCodes)[number];
 
-export const commandErrorCodes = ['unknown_device', 'device_offline', 'timeout', 'bad_request'] as const;
-export const coapMethods = ['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'] as const;
-export const deviceEventNames = [
-  'device.registered',
-  'device.updated',
-  'device.removed',
-  'device.online',
-  'device.offline',
-] as const;
+// The vocabularies frames share with the gateway's core, defined there once.
+export { COMMAND_ERROR_CODES as commandErrorCodes } from '../../src/command.js';
+export { COAP_METHODS as coapMethods } from '../../src/coap/types.js';
+export { DEVICE_EVENTS as deviceEventNames, REMOVAL_REASONS as removalReasons } from '../../src/events.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { coapMethods, commandErrorCodes, deviceEventNames } from './constants.js';
+import { coapMethods, commandErrorCodes, deviceEventNames, removalReasons } from './constants.js';
 
 /** Every frame of the platform link, its schema and its type (docs/protocol.md). */
 
@@ -89,6 +89,11 @@ const helloFrame = z.object({
   type: z.literal('hello'),
   gateway: id,
   hmac: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (HMAC-SHA256)'),
+  /**
+   * The id of the gateway's store (its outbox and seq stream). Two gateways configured with the same id have
+   * different stores: the hub refuses the second one instead of letting their seq streams collide.
+   */
+  instance: z.string().min(1).max(64).optional(),
 });
 
 const eventFrame = z.object({
@@ -96,7 +101,7 @@ const eventFrame = z.object({
   seq,
   name: z.enum(deviceEventNames),
   device: deviceInfoSchema,
-  reason: z.enum(['deleted', 'expired', 'replaced']).optional(),
+  reason: z.enum(removalReasons).optional(),
   ts: timestamp,
 });
 
@@ -119,6 +124,12 @@ const snapshotFrame = z.object({
    */
   seq: seq.optional(),
   devices: z.array(deviceInfoSchema),
+  /**
+   * A snapshot larger than one frame comes in parts 0, 1, ... in order, every one but the last with
+   * `more: true`; the hub replaces the gateway's devices once, when the last part arrived. Absent: one part.
+   */
+  part: z.number().int().min(0).optional(),
+  more: z.boolean().optional(),
 });
 
 const resultOkFrame = z.object({

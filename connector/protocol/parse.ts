@@ -9,6 +9,8 @@ import {
   type HubFrame,
   type Schemas,
 } from './frames.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../src/json-depth.js';
+import { plainTelemetry } from './fast-path.js';
 
 // ---- parsing ------------------------------------------------------------------------------------
 
@@ -24,7 +26,15 @@ export type ParseResult<F> = { ok: true; frame: F } | { ok: false; error: FrameP
 /** What ws hands a 'message' listener: text as a Buffer (or fragments), with its binary flag. */
 export type RawFrame = string | Buffer | ArrayBuffer | Buffer[];
 
-function parseWith<S extends Schemas>(schemas: S, data: RawFrame, isBinary: boolean): ParseResult<FrameOfSchemas<S>> {
+/** Checks that accept a frame of a type as it is, or leave it to the schema (fast-path.ts). */
+type FastPaths = Record<string, (raw: Record<string, unknown>) => unknown>;
+
+function parseWith<S extends Schemas>(
+  schemas: S,
+  data: RawFrame,
+  isBinary: boolean,
+  fast: FastPaths = {},
+): ParseResult<FrameOfSchemas<S>> {
   if (isBinary) return refuse('binary_frame', 'frames are JSON text; binary frames are not accepted');
   const text = typeof data === 'string' ? data : toBuffer(data);
   const size = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
@@ -40,12 +50,15 @@ function parseWith<S extends Schemas>(schemas: S, data: RawFrame, isBinary: bool
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return refuse('invalid_frame', 'a frame is a JSON object with a "type"');
   }
+  if (nestedDeeperThan(raw)) return refuse('invalid_frame', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   const type = (raw as { type?: unknown }).type;
   const schema = typeof type === 'string' && Object.hasOwn(schemas, type) ? schemas[type] : undefined;
   if (schema === undefined) {
     const known = Object.keys(schemas).join(', ');
     return refuse('unknown_type', `unknown frame type ${JSON.stringify(type)}; expected one of ${known}`);
   }
+  const accepted = fast[type as string]?.(raw as Record<string, unknown>);
+  if (accepted !== undefined) return { ok: true, frame: accepted as FrameOfSchemas<S> };
   const parsed = (variantOf(raw as Record<string, unknown>) ?? schema).safeParse(raw);
   if (parsed.success) return { ok: true, frame: parsed.data as FrameOfSchemas<S> };
   const ref = refOf(raw as Record<string, unknown>);
@@ -74,9 +87,11 @@ export function parseHubFrame(data: RawFrame, isBinary = false): ParseResult<Hub
   return parseWith(hubFrameSchemas, data, isBinary);
 }
 
+const GATEWAY_FAST_PATHS: FastPaths = { telemetry: plainTelemetry };
+
 /** Parses a frame the hub received from a gateway. */
 export function parseGatewayFrame(data: RawFrame, isBinary = false): ParseResult<GatewayFrame> {
-  return parseWith(gatewayFrameSchemas, data, isBinary);
+  return parseWith(gatewayFrameSchemas, data, isBinary, GATEWAY_FAST_PATHS);
 }
 
 /** The text of a frame (the one place frames are serialised). */

@@ -50,7 +50,7 @@ function hostAddresses(config: DiscoveryConfig, socket: MdnsSocketOptions | unde
 }
 
 /**
- * The gateway finding devices by itself (issue 3): CoAP multicast discovery on start and every
+ * The gateway finding devices by itself (docs/design.md "Discovery"): CoAP multicast discovery on start and every
  * `intervalSeconds`, and mDNS (advertising the RD, browsing `_coap._udp`). Every thing found is
  * passed to `onDiscovered`; nothing here ever stops the gateway when the network says no.
  */

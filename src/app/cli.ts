@@ -25,4 +25,7 @@ try {
     process.stderr.write(`coregate: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   }
+  // Whatever a failed start left behind (a socket, the store's checkpoint worker) must not keep the process
+  // alive: an invalid setting once left it running, holding its UDP port and serving nothing.
+  process.exit();
 }

@@ -1,18 +1,55 @@
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { createConnector, type PlatformLink } from '../../connector/index.js';
+import { createConnector, type LinkTls, type PlatformLink } from '../../connector/index.js';
 import { GATEWAY_PATH, Hub, isAuthorized } from '../../connector/hub/index.js';
 import { Executer } from '../../executer/index.js';
 import { Observer } from '../../observer/index.js';
 import { Pinger } from '../../pinger/index.js';
 import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../../rd/index.js';
 import { CoapClient } from '../coap/client.js';
-import type { Config } from '../config.js';
+import { ConfigError, DEFAULT_API_KEY, type Config } from '../config.js';
 import { logActivity } from './activity-log.js';
 import { EventBus } from '../events.js';
 import { createRegistry, MetricsServer, operatorRoutes, type ReadinessCheck, type Registry } from '../metrics/index.js';
 import { registerCoreMetrics, timedCommands } from '../metrics/core-metrics.js';
 import type { Link } from '../coap/link-format.js';
 import { Store } from '../store/index.js';
+
+/** The gateway's database; a path that cannot be opened is a configuration error naming `db`. */
+function openStore(config: Config): Store {
+  try {
+    return new Store({ file: config.db, outboxMax: config.platform.outboxMax, backgroundCheckpoints: true });
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(`db (COREGATE_DB): cannot open ${config.db} (${reason}); name a writable file`);
+  }
+}
+
+/**
+ * The embedded hub's link trusts exactly the hub's own certificate (by its SHA-256 fingerprint), whatever
+ * names it carries: the link goes to this process' own listener on the loopback address.
+ */
+function pinnedTo(certFile: string): LinkTls {
+  const pem = fs.readFileSync(certFile);
+  const expected = new X509Certificate(pem).fingerprint256;
+  return {
+    ca: pem,
+    checkServerIdentity: (_host, peer) =>
+      peer.fingerprint256 === expected ? undefined : new Error('the embedded hub presented another certificate'),
+  };
+}
+
+/** A component that failed to start, and why: the start command names the setting behind it. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+  constructor(
+    readonly component: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${component} failed to start: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
 
 interface Component {
   name: string;
@@ -21,7 +58,7 @@ interface Component {
 }
 
 /**
- * The composition root (DESIGN.md): builds the store, the bus and every component, wires them
+ * The composition root (docs/design.md): builds the store, the bus and every component, wires them
  * together (the Connector gets the Executer as a function, discovery feeds the Directory), starts
  * them in dependency order and stops them in reverse, so no component outlives what it uses.
  */
@@ -44,7 +81,7 @@ export class Gateway {
     private readonly config: Config,
     private readonly log: Logger,
   ) {
-    this.store = new Store({ file: config.db, outboxMax: config.platform.outboxMax, backgroundCheckpoints: true });
+    this.store = openStore(config);
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'an event listener failed'));
     logActivity(this.bus, log.child({ component: 'activity' }));
     this.client = new CoapClient({ log: log.child({ component: 'coap-client' }) });
@@ -137,9 +174,8 @@ export class Gateway {
       try {
         await component.start();
       } catch (err) {
-        this.log.error({ component: component.name }, `${component.name} failed to start`);
         await this.stop();
-        throw err;
+        throw new StartupError(component.name, err);
       }
       this.started.push(component);
     }
@@ -166,7 +202,7 @@ export class Gateway {
     this.hubPort = port;
     const { host } = this.config.hub;
     this.log.info(
-      { port, apiKeyIsDefault: this.config.hub.apiKey === 'coregate-dev-key' },
+      { port, apiKeyIsDefault: this.config.hub.apiKey === DEFAULT_API_KEY },
       `embedded hub: HTTP API on ${this.config.hub.tls ? 'https' : 'http'}://${host}:${port}/v1/devices (no platform.url configured)`,
     );
   }
@@ -180,6 +216,7 @@ export class Gateway {
       config: { ...this.config.platform, url },
       execute: this.execute,
       metrics: this.metrics,
+      ...(this.hub && this.config.hub.tls && { tls: pinnedTo(this.config.hub.tls.cert) }),
     });
     await this.connector.start();
   }
@@ -193,7 +230,7 @@ export class Gateway {
   /** /readyz of the gateway (RFC-less, as Kubernetes probes expect): store open, RD bound, platform link up. */
   private readiness(): ReadinessCheck[] {
     return [
-      { name: 'store', check: () => this.store.db.open || 'the store is closed' },
+      { name: 'store', check: () => this.store.open || 'the store is closed' },
       {
         name: 'rd',
         check: () => {

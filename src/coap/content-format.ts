@@ -2,9 +2,9 @@ import { decode as decodeCborBytes, Encoder } from 'cbor-x';
 import { parseLinkFormat } from './link-format.js';
 import { decodeLwm2mJson, decodeTlv, encodeLwm2mJson, encodeTlv, senmlFromResources } from './lwm2m/index.js';
 import { resolveSenml, senmlToCborLabels } from './senml.js';
-import { ContentFormat, type CoapCode, type CoapMethod } from './types.js';
+import { COAP_METHODS, ContentFormat, type CoapCode, type CoapMethod } from './types.js';
 
-/** A payload as the platform sees it (DESIGN.md, wire contract 4): decoded, or base64 when it cannot be. */
+/** A payload as the platform sees it (docs/design.md "Wire contract" 4): decoded, or base64 when it cannot be. */
 export interface DecodedPayload {
   value: unknown;
   encoding?: 'base64';
@@ -105,9 +105,7 @@ export function formatCode(code: number): CoapCode {
   return `${code >> 5}.${String(code & 31).padStart(2, '0')}` as CoapCode;
 }
 
-const METHODS: readonly CoapMethod[] = ['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'];
-
 /** A method name as people type it (`get`, `Put`, `ipatch`) → the CoapMethod, or undefined. */
 export function parseMethod(text: string): CoapMethod | undefined {
-  return METHODS.find((method) => method.toLowerCase() === text.toLowerCase());
+  return COAP_METHODS.find((method) => method.toLowerCase() === text.toLowerCase());
 }

@@ -1,5 +1,7 @@
-/** RFC 7252 §4.8.2: EXCHANGE_LIFETIME with the default transmission parameters. */
-export const EXCHANGE_LIFETIME_MS = 247_000;
+import { DEFAULT_TIMING, exchangeLifetimeMs } from './timing.js';
+
+/** RFC 7252 §4.8.2: EXCHANGE_LIFETIME with the default transmission parameters (247 s). */
+export const EXCHANGE_LIFETIME_MS = exchangeLifetimeMs(DEFAULT_TIMING);
 
 export interface DedupCacheOptions {
   /** Entries kept at most; the oldest goes first (FIFO). */
@@ -19,7 +21,7 @@ const PENDING: DedupState = { seen: true, reply: undefined };
 /**
  * Message deduplication (RFC 7252 §4.5): remembers, per peer and message id, the encoded reply only.
  * Bounded by entry count, bytes and time, so a flood costs a fixed amount of memory: the `coap`
- * package's unbounded cache reached 1.1 GB in 10 s at 22k requests/s (issue 2). Past the bounds an
+ * package's unbounded cache reached 1.1 GB in 10 s at 22k requests/s (test/bench/rd.ts). Past the bounds an
  * old retransmission is executed again, which RD requests tolerate (registration replaces, lookup reads).
  *
  * Entries live in typed-array rings and replies are copied into one byte ring, so the only

@@ -1,3 +1,5 @@
+import { intern } from './intern.js';
+
 /** Attribute values of a link or a registration: `obs` has no value, `rt="a b"` keeps its string. */
 export type AttrValue = string | true;
 export type Attrs = Record<string, AttrValue>;
@@ -41,7 +43,7 @@ export function parseLinkFormat(text: string): Link[] {
     if (text[i] !== '<') throw new LinkFormatError("expected '<'", i);
     const end = text.indexOf('>', i + 1);
     if (end < 0) throw new LinkFormatError("unterminated '<'", i);
-    const href = text.slice(i + 1, end);
+    const href = intern(text.slice(i + 1, end));
     if (/[\s<"]/.test(href)) throw new LinkFormatError('invalid character in URI reference', i + 1);
     i = end + 1;
     const attrs: Attrs = {};
@@ -50,7 +52,7 @@ export function parseLinkFormat(text: string): Link[] {
       const nameStart = i;
       while (i < text.length && PARMNAME.test(text[i]!)) i++;
       if (i === nameStart) throw new LinkFormatError('expected parameter name', i);
-      const name = text.slice(nameStart, i);
+      const name = intern(text.slice(nameStart, i));
       let value: string | true = true;
       if (text[i] === '=') {
         i++;
@@ -64,12 +66,12 @@ export function parseLinkFormat(text: string): Link[] {
           }
           if (text[i] !== '"') throw new LinkFormatError('unterminated quoted string', i);
           i++;
-          value = out;
+          value = intern(out);
         } else {
           const valueStart = i;
           while (i < text.length && PTOKEN.test(text[i]!) && text[i] !== ';' && text[i] !== ',') i++;
           if (i === valueStart) throw new LinkFormatError(`empty value for '${name}'`, i);
-          value = text.slice(valueStart, i);
+          value = intern(text.slice(valueStart, i));
         }
       }
       const previous = attrs[name];

@@ -36,6 +36,13 @@ export function isFresher(v1: number, t1: number, v2: number, t2: number): boole
   );
 }
 
+/**
+ * The reason the registration's retransmissions are stopped with once answered. One shared value: an
+ * `abort()` without a reason builds a DOMException with a captured stack, and an observation lives for
+ * as long as its device, so every observation kept one (over a kilobyte each with its signal's maps).
+ */
+const REGISTRATION_OVER = new Error('observe registration over');
+
 const withObserve = (request: OutgoingRequest, value: 0 | 1): OutgoingRequest => ({
   ...request,
   options: [...request.options, { number: OptionNumber.observe, value: encodeUint(value) }],
@@ -49,12 +56,15 @@ export class ObservationStream implements Observation {
   private peer: Peer | undefined;
   private token: Buffer | undefined;
   private unregister = (): void => undefined;
-  // Stops the registration's retransmissions once answered.
-  private readonly registration = new AbortController();
-  // Aborts block-wise completions still in flight when the stream stops.
-  private readonly lifetime = new AbortController();
+  // Stops the registration's retransmissions once answered; dropped then (see REGISTRATION_OVER).
+  private registration: AbortController | undefined = new AbortController();
+  // Aborts block-wise completions and a deregistration still in flight when the stream stops; made when
+  // first needed, as most streams never need it.
+  private lifetimeController: AbortController | undefined;
   private registrationTimer: { clear(): void } | undefined;
-  private latest: { sequence: number; at: number } | undefined;
+  /** The last accepted notification's sequence number and arrival (ms); no object per notification. */
+  private latestSequence = -1;
+  private latestAt = 0;
   // Notifications completed by block-wise transfer are delivered in arrival order.
   private deliveries: Promise<void> = Promise.resolve();
   private deregistered: (() => void) | undefined;
@@ -67,7 +77,7 @@ export class ObservationStream implements Observation {
     this.registrationTimer = deadlineTimer(this.options.timeoutMs, () => this.stop('timeout'));
     this.register().catch((error: unknown) => {
       // Aborted on purpose: answered (the response may overtake its ACK), cancelled, or stopped.
-      if (this.state === 'ended' || this.registration.signal.aborted) return;
+      if (this.state === 'ended' || this.registration === undefined) return;
       this.options.log.debug({ err: error, host: this.options.host }, 'observe registration failed');
       this.stop(error instanceof CoapResetError ? 'reset' : 'timeout');
     });
@@ -83,8 +93,7 @@ export class ObservationStream implements Observation {
     }
     // Also while the registration is in flight: the server may have listed us already.
     this.state = 'cancelling';
-    this.registrationTimer?.clear();
-    this.registration.abort();
+    this.endRegistration();
     const attempt = new AbortController();
     // close() of the client ends a deregistration in flight too.
     this.lifetime.signal.addEventListener('abort', () => attempt.abort(), { once: true });
@@ -109,9 +118,8 @@ export class ObservationStream implements Observation {
   stop(reason: EndReason, reply?: CoapReply): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
-    this.registrationTimer?.clear();
-    this.registration.abort();
-    this.lifetime.abort();
+    this.endRegistration();
+    this.lifetimeController?.abort();
     this.unregister();
     this.resolveEnded(reply === undefined ? { reason } : { reason, reply });
   }
@@ -119,11 +127,26 @@ export class ObservationStream implements Observation {
   private async register(): Promise<void> {
     const peer = await resolvePeer(this.options.host, this.options.port);
     if (this.state === 'ended') return;
-    const token = this.options.endpoint.newToken(peer);
+    // A copy in Node's shared pool: the stream keeps its token as long as it lives, and a Buffer of its own
+    // (randomBytes) costs some 500 bytes of RSS.
+    const token = Buffer.from(this.options.endpoint.newToken(peer));
     this.peer = peer;
     this.token = token;
     this.unregister = this.options.endpoint.expect(peer, token, (message, source) => this.receive(message, source));
-    await transmit(this.options.endpoint, peer, withObserve(this.options.request, 0), token, this.registration.signal);
+    const signal = this.registration?.signal;
+    if (signal === undefined) return;
+    await transmit(this.options.endpoint, peer, withObserve(this.options.request, 0), token, signal);
+  }
+
+  private get lifetime(): AbortController {
+    return (this.lifetimeController ??= new AbortController());
+  }
+
+  private endRegistration(): void {
+    this.registrationTimer?.clear();
+    this.registrationTimer = undefined;
+    this.registration?.abort(REGISTRATION_OVER);
+    this.registration = undefined;
   }
 
   private receive(message: Message, source: Peer): void {
@@ -131,8 +154,7 @@ export class ObservationStream implements Observation {
     if (this.state === 'ended') return;
     if (this.state === 'registering') {
       this.state = 'observing';
-      this.registrationTimer?.clear();
-      this.registration.abort();
+      this.endRegistration();
     }
     const received = { message, source };
     const reply = toReply(received);
@@ -144,8 +166,9 @@ export class ObservationStream implements Observation {
 
   private accept(sequence: number): boolean {
     const now = Date.now();
-    if (this.latest !== undefined && !isFresher(this.latest.sequence, this.latest.at, sequence, now)) return false;
-    this.latest = { sequence, at: now };
+    if (this.latestSequence >= 0 && !isFresher(this.latestSequence, this.latestAt, sequence, now)) return false;
+    this.latestSequence = sequence;
+    this.latestAt = now;
     return true;
   }
 

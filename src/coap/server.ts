@@ -50,7 +50,7 @@ function headerOf(datagram: Buffer): { type: MessageType; messageId: number; wel
 
 /**
  * The lean CoAP server the Resource Directory runs on (RFC 7252 server side, RFC 7959 block-wise):
- * coap-packet parses, `encodeDatagram` encodes. Chosen over the `coap` package's server for the faults issue 2 measured:
+ * coap-packet parses, `encodeDatagram` encodes. Chosen over the `coap` package's server for the faults our RD bench measured (docs/architecture.md):
  * unbounded dedup cache, leaked error text to the wrong peer, crash on source port 0.
  */
 export class CoapServer {

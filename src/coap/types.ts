@@ -1,7 +1,9 @@
 /** A response code in RFC 7252 dotted form, e.g. `2.05`, `4.04`. */
 export type CoapCode = `${1 | 2 | 3 | 4 | 5}.${number}${number}`;
 
-export type CoapMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH';
+/** The request methods, in the order of their codes 0.01 to 0.07 (RFC 7252 §12.1.1, RFC 8132 §6). */
+export const COAP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'] as const;
+export type CoapMethod = (typeof COAP_METHODS)[number];
 
 /** Content-Format numbers this project names (RFC 7252 §12.3, RFC 8428, RFC 9176). */
 export const ContentFormat = {

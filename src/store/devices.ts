@@ -1,7 +1,9 @@
 import type { Db } from './sqlite.js';
+import type { WriteBatch } from './write-batch.js';
 import type { Device, DeviceSource, DeviceStatus } from './types.js';
 import { ColumnUpdate } from './column-update.js';
 import { newId } from './ids.js';
+import { addressKey } from '../coap/peer.js';
 
 interface DeviceRow {
   id: string;
@@ -37,7 +39,7 @@ export interface NewDevice {
   source: DeviceSource;
 }
 
-/** Devices and their identity (DESIGN.md "Identity"). Every row is mirrored in memory: reads never touch SQLite. */
+/** Devices and their identity (docs/design.md "Identity"). Every row is mirrored in memory: reads never touch SQLite. */
 export class DeviceRepository {
   private readonly byId = new Map<string, Device>();
   private readonly byEndpoint = new Map<string, Device>();
@@ -46,7 +48,10 @@ export class DeviceRepository {
   private readonly updateColumns;
   private readonly deleteStmt;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly writes: WriteBatch,
+  ) {
     for (const row of db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
       this.index(fromRow(row));
     }
@@ -80,7 +85,7 @@ export class DeviceRepository {
 
   create(fields: NewDevice, now = Date.now()): Device {
     const device: Device = { id: newId(), status: 'online', createdAt: now, lastSeen: now, ...fields };
-    this.insertStmt.run(toParams(device));
+    this.writes.write(() => this.insertStmt.run(toParams(device)));
     this.index(device);
     return device;
   }
@@ -94,7 +99,7 @@ export class DeviceRepository {
     for (const [field, column] of UPDATABLE) {
       if (next[field] !== current[field]) changed[column] = field === 'status' ? statusValue(next.status) : next[field];
     }
-    this.updateColumns.run(id, changed);
+    this.writes.write(() => this.updateColumns.run(id, changed));
     this.unindex(current);
     this.index(next);
     return next;
@@ -110,7 +115,7 @@ export class DeviceRepository {
   remove(id: string): boolean {
     const current = this.byId.get(id);
     if (!current) return false;
-    this.deleteStmt.run(id);
+    this.writes.write(() => this.deleteStmt.run(id));
     this.unindex(current);
     return true;
   }
@@ -134,10 +139,6 @@ export class DeviceRepository {
 
 function endpointKey(d: string | null, ep: string): string {
   return `${d ?? ''}\u0000${ep}`;
-}
-
-function addressKey(host: string, port: number): string {
-  return `${host}|${port}`;
 }
 
 /** Fields an update may change, with their columns. */

@@ -1,4 +1,5 @@
 import type { Db } from './sqlite.js';
+import type { WriteBatch } from './write-batch.js';
 import type { Attrs } from '../coap/link-format.js';
 import type { Group } from './types.js';
 
@@ -19,7 +20,10 @@ export class GroupRepository {
   private readonly clearMembersStmt;
   private readonly addMemberStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    db: Db,
+    private readonly writes: WriteBatch,
+  ) {
     const members = db.prepare('SELECT device_id FROM group_members WHERE group_id = ? ORDER BY position').pluck();
     for (const row of db.prepare('SELECT * FROM groups ORDER BY created_at').all() as GroupRow[]) {
       this.byId.set(row.id, {
@@ -53,18 +57,18 @@ export class GroupRepository {
     return [...this.byId.values()];
   }
 
-  /** Creates or replaces a group and its member list in one transaction. */
+  /** Creates or replaces a group and its member list, all or nothing. */
   put(group: Group): void {
-    this.db.transaction(() => {
+    this.writes.write(() => {
       this.upsertStmt.run({ ...group, attrs: JSON.stringify(group.attrs) });
       this.clearMembersStmt.run(group.id);
       group.members.forEach((deviceId, position) => this.addMemberStmt.run(group.id, deviceId, position));
-    })();
+    });
     this.byId.set(group.id, group);
   }
 
   remove(id: string): boolean {
-    this.deleteStmt.run(id);
+    this.writes.write(() => this.deleteStmt.run(id));
     return this.byId.delete(id);
   }
 

@@ -4,12 +4,17 @@ import { GroupRepository } from './groups.js';
 import { migrations } from './migrations.js';
 import { Outbox } from './outbox.js';
 import { RegistrationRepository } from './registrations.js';
+import { newId } from './ids.js';
 import { openDatabase, type Db } from './sqlite.js';
+import { WriteBatch } from './write-batch.js';
+import { silentLogger, type Logger } from '../log.js';
+import { formatAddress } from '../coap/peer.js';
 import type { Device, DeviceInfo } from './types.js';
 
 export * from './types.js';
 export { openDatabase, type Db, type Migration } from './sqlite.js';
 export { newId } from './ids.js';
+export { WriteBatch, BATCH_WINDOW_MS } from './write-batch.js';
 export type { DeviceRepository, NewDevice } from './devices.js';
 export type { RegistrationRepository } from './registrations.js';
 export type { GroupRepository } from './groups.js';
@@ -25,18 +30,29 @@ export interface StoreOptions {
    * writing connection, where each checkpoint's fsync stalls the event loop. Off for short-lived uses (CLI, tests).
    */
   backgroundCheckpoints?: boolean;
+  /** Where a failed commit is reported. */
+  log?: Logger;
 }
 
 /**
  * The gateway's one store: devices, registrations, groups and the outbox in one SQLite file.
- * Components depend on this interface (Leshan's services-over-stores), never on SQL.
+ * Components depend on this interface (Leshan's services-over-stores), never on SQL, and never on transactions:
+ * every write joins the store's open batch (group commit, see write-batch.ts and docs/architecture.md), and
+ * whoever must not act before a write is on disk (a reply to the device, a frame to the hub) awaits `durable()`
+ * or calls `commit()`.
  */
 export class Store {
-  readonly db: Db;
+  private readonly db: Db;
+  private readonly writes: WriteBatch;
   readonly devices: DeviceRepository;
   readonly registrations: RegistrationRepository;
   readonly groups: GroupRepository;
   readonly outbox: Outbox;
+  /**
+   * This store's own id, made when the file is first opened: what tells the platform two gateways configured
+   * with the same gateway id apart (their seq streams are different streams).
+   */
+  readonly instance: string;
   private readonly checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(options: StoreOptions) {
@@ -44,30 +60,41 @@ export class Store {
     if (options.backgroundCheckpoints && options.file !== ':memory:') {
       this.checkpointer = new BackgroundCheckpointer(options.file);
     }
-    this.devices = new DeviceRepository(this.db);
-    this.registrations = new RegistrationRepository(this.db);
-    this.groups = new GroupRepository(this.db);
-    this.outbox = new Outbox(this.db, options.outboxMax ?? 100_000);
+    this.writes = new WriteBatch(this.db, options.log ?? silentLogger());
+    this.devices = new DeviceRepository(this.db, this.writes);
+    this.registrations = new RegistrationRepository(this.db, this.writes);
+    this.groups = new GroupRepository(this.db, this.writes);
+    this.outbox = new Outbox(this.db, this.writes, options.outboxMax ?? 100_000);
+    this.instance = this.instanceId();
   }
 
-  /** Runs `fn` in one SQLite transaction: all of its writes land, or none. */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+  private instanceId(): string {
+    const stored = this.db.prepare("SELECT value FROM meta WHERE key = 'store.instance'").pluck().get() as
+      string | undefined;
+    if (stored !== undefined) return stored;
+    const made = newId();
+    this.db.prepare("INSERT INTO meta (key, value) VALUES ('store.instance', ?)").run(made);
+    return made;
   }
 
-  /**
-   * Commits a batch another writer left open on this connection (the RD's group commit), so that what
-   * follows runs in a transaction of its own, durable when it returns. Only from outside any transaction
-   * function (a timer, an I/O callback): the connector calls it before appending outbox entries it is about
-   * to send, which must be on disk before the hub sees them, or a crash would hand their seq out twice.
-   */
-  commitPending(): void {
-    if (this.db.inTransaction) this.db.exec('COMMIT');
+  /** Runs `change` as one atomic change (all of its writes land, or none) in the open batch. */
+  write<T>(change: () => T): T {
+    return this.writes.write(change);
+  }
+
+  /** Resolves once every write made so far is on disk (at the latest one batch window from now). */
+  durable(): Promise<void> {
+    return this.writes.durable();
+  }
+
+  /** The explicit durability point: commits the open batch now; false if the commit failed (it is retried). */
+  commit(): boolean {
+    return this.writes.commit();
   }
 
   /** Removes a device with everything that hangs off it (registration, group memberships). */
   removeDevice(id: string): void {
-    this.transaction(() => {
+    this.write(() => {
       this.registrations.remove(id);
       this.groups.forgetDevice(id);
       this.devices.remove(id);
@@ -90,13 +117,15 @@ export class Store {
     };
   }
 
+  /** False once closed. */
+  get open(): boolean {
+    return this.db.open;
+  }
+
+  /** Commits what is pending, then closes the file. */
   close(): void {
+    if (this.db.open) this.writes.commit();
     void this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
-}
-
-/** `host:port`, with IPv6 hosts bracketed as in a URI. */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

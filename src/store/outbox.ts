@@ -1,4 +1,5 @@
 import type { Db } from './sqlite.js';
+import type { WriteBatch } from './write-batch.js';
 import type { OutboxEntry } from './types.js';
 
 interface OutboxRow {
@@ -27,6 +28,7 @@ export class Outbox {
 
   constructor(
     private readonly db: Db,
+    private readonly writes: WriteBatch,
     private readonly maxEntries: number,
   ) {
     this.appendStmt = db.prepare(
@@ -53,15 +55,17 @@ export class Outbox {
     body: unknown,
     now = Date.now(),
   ): OutboxEntry {
-    if (this.size >= this.maxEntries) this.makeRoom();
-    const seq = (this.appendStmt.get(kind, name, deviceId, JSON.stringify(body), now) as { seq: number }).seq;
-    this.size++;
-    return { seq, kind, name, deviceId, body, createdAt: now };
+    return this.writes.write(() => {
+      if (this.size >= this.maxEntries) this.makeRoom();
+      const seq = (this.appendStmt.get(kind, name, deviceId, JSON.stringify(body), now) as { seq: number }).seq;
+      this.size++;
+      return { seq, kind, name, deviceId, body, createdAt: now };
+    });
   }
 
   /** Cumulative ack: everything up to and including `seq` has reached the platform. */
   ackUpTo(seq: number): void {
-    const removed = this.ackStmt.run(seq).changes;
+    const removed = this.writes.write(() => this.ackStmt.run(seq).changes);
     this.size -= removed;
   }
 
@@ -98,7 +102,7 @@ export class Outbox {
   continueAfter(seq: number): void {
     if (seq <= this.lastSeq()) return;
     const waiting = this.unacked(0, this.size);
-    this.db.transaction(() => {
+    this.writes.write(() => {
       // sqlite_sequence has no key on name: insert its row only where no append made one yet.
       this.db
         .prepare(
@@ -109,7 +113,7 @@ export class Outbox {
       this.db.prepare('DELETE FROM outbox').run();
       this.size = 0;
       for (const entry of waiting) this.append(entry.kind, entry.name, entry.deviceId, entry.body, entry.createdAt);
-    })();
+    });
   }
 
   private makeRoom(): void {

@@ -1,5 +1,6 @@
 import { ColumnUpdate } from './column-update.js';
 import type { Db } from './sqlite.js';
+import type { WriteBatch } from './write-batch.js';
 import type { Attrs, Link } from '../coap/link-format.js';
 import type { Registration } from './types.js';
 
@@ -74,7 +75,10 @@ export class RegistrationRepository {
   private readonly updateColumns;
   private readonly deleteStmt;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly writes: WriteBatch,
+  ) {
     for (const row of db.prepare('SELECT * FROM registrations ORDER BY created_at').all() as RegistrationRow[]) {
       this.byDevice.set(row.device_id, fromRow(row));
     }
@@ -110,11 +114,11 @@ export class RegistrationRepository {
   put(reg: Registration): void {
     const current = this.byDevice.get(reg.deviceId);
     if (current?.createdAt === reg.createdAt) {
-      this.updateColumns.run(reg.deviceId, changedColumns(current, reg));
+      this.writes.write(() => this.updateColumns.run(reg.deviceId, changedColumns(current, reg)));
       this.byDevice.set(reg.deviceId, reg);
       return;
     }
-    this.upsertStmt.run(toParams(reg));
+    this.writes.write(() => this.upsertStmt.run(toParams(reg)));
     // A replacement keeps its place only if it is an update; a new registration goes last.
     if (current) this.byDevice.delete(reg.deviceId);
     this.byDevice.set(reg.deviceId, reg);
@@ -123,7 +127,7 @@ export class RegistrationRepository {
   remove(deviceId: string): Registration | undefined {
     const reg = this.byDevice.get(deviceId);
     if (!reg) return undefined;
-    this.deleteStmt.run(deviceId);
+    this.writes.write(() => this.deleteStmt.run(deviceId));
     this.byDevice.delete(deviceId);
     return reg;
   }

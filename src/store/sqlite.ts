@@ -13,8 +13,25 @@ export type Migration = (db: Db) => void;
  * Opens (creating folders as needed) an SQLite file in WAL mode and applies the migrations
  * it has not seen yet, each in its own transaction, so a crash mid-upgrade leaves a valid version.
  */
+/**
+ * mkdir -p, one level at a time. Node's recursive mkdirSync spins forever at 100% CPU under /proc: procfs
+ * answers ENOENT for a child it cannot hold, which Node reads as "parent missing", makes the (existing) parent
+ * and tries again. Here an ENOENT once the parent exists is final.
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !fs.existsSync(at); at = path.dirname(at)) missing.unshift(at);
+  for (const level of missing) {
+    try {
+      fs.mkdirSync(level);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
 export function openDatabase(file: string, migrations: readonly Migration[]): Db {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (file !== ':memory:') makeDirectory(path.dirname(path.resolve(file)));
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the last commits.

@@ -6,6 +6,7 @@ import { formatLinkFormat } from '../coap/link-format.js';
 import type { Logger } from '../log.js';
 import type { Link } from '../coap/link-format.js';
 import { finalBlock1, reassembleBlock1 } from './block1.js';
+import { MAX_TRANSMIT_WAIT_MS, watchConfirmableNotifications } from './confirmable-notifications.js';
 import {
   answerPings,
   contentFormatOf,
@@ -37,6 +38,11 @@ export interface ThingOptions {
    * it, which needs a wildcard `host` (`0.0.0.0`): a socket bound to one address gets no group traffic.
    */
   multicast?: { interface: string; group?: string };
+  /**
+   * How long a confirmable notification may wait for its ACK before the observer is dropped (RFC 7641 §4.5);
+   * default MAX_TRANSMIT_WAIT (93 s, RFC 7252 §4.8.2).
+   */
+  confirmableTimeoutMs?: number;
 }
 
 /** One request as the thing served it: tests read the order and overlap of exchanges from it. */
@@ -68,7 +74,7 @@ const now = (): number => performance.timeOrigin + performance.now();
 export class Thing extends EventEmitter {
   readonly name: string;
   readonly resources: ResourceSet;
-  readonly stats = { requests: 0, pings: 0, notifications: 0 };
+  readonly stats = { requests: 0, pings: 0, notifications: 0, observersDropped: 0 };
   readonly requestLog: RequestLogEntry[] = [];
   private readonly host: string;
   private readonly mode: RegistrationMode;
@@ -78,6 +84,7 @@ export class Thing extends EventEmitter {
   private registration: RdRegistration | undefined;
   private sensorTimer: NodeJS.Timeout | undefined;
   private unplug: () => void = () => {};
+  private unwatch: () => void = () => {};
   private readonly observers = new Map<string, Observer>();
 
   constructor(private readonly options: ThingOptions) {
@@ -173,6 +180,12 @@ export class Thing extends EventEmitter {
     answerPings(server, socket, () => this.stats.pings++);
     reassembleBlock1(server, socket);
     this.unplug = dropSendsAfterClose(socket);
+    this.unwatch = watchConfirmableNotifications(
+      server,
+      socket,
+      this.options.confirmableTimeoutMs ?? MAX_TRANSMIT_WAIT_MS,
+      (observer) => this.dropObserver(observer),
+    );
     this.port = socket.address().port;
     this.server = server;
     this.generation = new AbortController();
@@ -200,6 +213,7 @@ export class Thing extends EventEmitter {
     this.observers.clear();
     this.registration = undefined;
     this.unplug();
+    this.unwatch();
     this.server?.close();
     this.server = undefined;
   }
@@ -280,6 +294,19 @@ export class Thing extends EventEmitter {
       res.end(payload);
     }
     this.emit('response', entry);
+  }
+
+  /** RFC 7641 §4.5: the client rejected or did not acknowledge a confirmable notification. */
+  private dropObserver(key: string): void {
+    const observer = this.observers.get(key);
+    if (observer === undefined) return;
+    this.observers.delete(key);
+    observer.stream.end();
+    this.stats.observersDropped++;
+    this.options.log.debug(
+      { thing: this.name, observer: key },
+      'observer dropped: confirmable notification not acknowledged',
+    );
   }
 
   private notify(path: string): void {

@@ -106,6 +106,29 @@ class Subscriber {
   }
 }
 
+/** Upstream frames the hub has taken from the gateway so far (its own count, on /socket/info). */
+function hubReceived(hubPort: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${hubPort}/socket/info?apiKey=${API_KEY}`);
+    ws.once('message', (data: Buffer) => {
+      const info = JSON.parse(data.toString()) as { gateways: { id: string; received: number }[] };
+      resolve(info.gateways.find((g) => g.id === GATEWAY_ID)?.received ?? 0);
+      ws.terminate();
+    });
+    ws.once('error', reject);
+  });
+}
+
+/** Datagrams the kernel dropped for a full receive queue, machine-wide (/proc/net/snmp Udp RcvbufErrors). */
+function udpReceiveDrops(): number {
+  const lines = fs
+    .readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('Udp:'));
+  const names = lines[0]!.split(/\s+/);
+  return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
+}
+
 async function hubDevices(hubPort: number): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${hubPort}/v1/devices?gateway=${GATEWAY_ID}`, {
     headers: { 'x-api-key': API_KEY },
@@ -153,7 +176,8 @@ async function onboard(
     result.counts.observed = stats.observed;
     if (stats.registered >= total) result.registeredS ??= at();
     if (stats.observed >= total) result.observedS ??= at();
-    if (result.visibleS === undefined && performance.now() - lastVisibleCheck > 1000) {
+    // The hub lists every device in one reply: asked only once the devices say they are registered.
+    if (result.visibleS === undefined && stats.registered >= total && performance.now() - lastVisibleCheck > 250) {
       lastVisibleCheck = performance.now();
       result.counts.visible = (await hubDevices(hubPort)).length;
       if (result.counts.visible >= total) result.visibleS = at();
@@ -176,11 +200,16 @@ interface Steady {
   outOfOrder: number;
   seconds: number;
   commands: { sent: number; ok: number; failed: number; p50: number; p99: number };
+  /** Telemetry and events the hub took from the gateway during the phase, and datagrams the kernel dropped. */
+  hubReceived: number;
+  udpDrops: number;
   gatewayCpu: number;
   hubCpu: number;
   gateway: ProbeReport;
   hub: ProbeReport;
   rssStart: { gateway: number; hub: number };
+  /** Share of the phase the process's main thread spent runnable but waiting for a CPU (other processes had it). */
+  waited: { gateway: number; hub: number };
 }
 
 async function steady(
@@ -192,9 +221,12 @@ async function steady(
   hub: Shipped,
 ): Promise<Steady> {
   const [g0, h0] = await Promise.all([gateway.probe(), hub.probe()]);
+  const probedAt = performance.now();
   const cpu0 = [cpuSecondsOf(gateway.pid), cpuSecondsOf(hub.pid)];
   const before = await fleetStats(processes);
   const delivered0 = sub.delivered;
+  const hubReceived0 = await hubReceived(hubPort);
+  const udpDrops0 = udpReceiveDrops();
   const outOfOrder0 = sub.outOfOrder;
   for (const p of processes) p.send({ rate: VALUES_PER_SECOND / processes.length });
   const started = performance.now();
@@ -234,7 +266,10 @@ async function steady(
     await sleep(2000);
   }
   const after = await fleetStats(processes);
+  const udpDrops = udpReceiveDrops() - udpDrops0;
+  const received = (await hubReceived(hubPort)) - hubReceived0;
   const [g1, h1] = await Promise.all([gateway.probe(), hub.probe()]);
+  const probedMs = performance.now() - probedAt;
   latencies.sort((a, b) => a - b);
   // A failed command is slower than any that succeeded: it takes the top ranks.
   const percentile = (p: number): number => {
@@ -247,11 +282,17 @@ async function steady(
     outOfOrder: sub.outOfOrder - outOfOrder0,
     seconds,
     commands: { sent, ok: latencies.length, failed, p50: percentile(0.5), p99: percentile(0.99) },
+    hubReceived: received,
+    udpDrops,
     gatewayCpu: cpu[0]!,
     hubCpu: cpu[1]!,
     gateway: g1,
     hub: h1,
     rssStart: { gateway: g0.rss, hub: h0.rss },
+    waited: {
+      gateway: (g1.runQueueMs - g0.runQueueMs) / probedMs,
+      hub: (h1.runQueueMs - h0.runQueueMs) / probedMs,
+    },
   };
 }
 
@@ -307,7 +348,15 @@ async function main(): Promise<void> {
     const [gatewayMore, hubMore] = await Promise.all([gateway.gc(), hub.gc()]);
 
     const lost = state.produced - state.delivered;
-    const perDevice = (a: ProbeReport, b: ProbeReport, key: 'rss' | 'heapUsed'): number => (b[key] - a[key]) / MORE;
+    const perDevice = (a: ProbeReport, b: ProbeReport, key: 'rss' | 'heapUsed' | 'heapTotal' | 'external'): number =>
+      (b[key] - a[key]) / MORE;
+    /** Where the RSS slope goes: V8 heap in use, heap reserved but free, Buffers outside the heap, the rest native. */
+    const split = (a: ProbeReport, b: ProbeReport): string => {
+      const [rss, used, total, external] = (['rss', 'heapUsed', 'heapTotal', 'external'] as const).map((key) =>
+        perDevice(a, b, key),
+      );
+      return `heap used ${kb(used!)}, heap reserved ${kb(total! - used!)}, external ${kb(external!)}, other ${kb(rss! - total! - external!)}`;
+    };
     const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
     const secs = (s: number | undefined, n: number): string =>
       s === undefined ? `not reached (${n})` : `${s.toFixed(1)} s`;
@@ -348,6 +397,12 @@ async function main(): Promise<void> {
           verdict(lost === 0 && state.delivered / state.seconds >= 10_000 * 0.98),
         ],
         [
+          'where the values went missing',
+          `hub took ${state.hubReceived} frames from the gateway (values and events); the kernel dropped ${state.udpDrops} datagrams for full receive queues (whole machine)`,
+          '',
+          '',
+        ],
+        [
           `commands @ ${COMMANDS_PER_SECOND}/s p50 / p99`,
           `${ms(state.commands.p50)} / ${ms(state.commands.p99)} (${state.commands.sent} sent, ${state.commands.failed} failed)`,
           'p99 ≤ 20 ms',
@@ -358,6 +413,10 @@ async function main(): Promise<void> {
           `${((state.gatewayCpu / state.seconds) * 100).toFixed(0)}% of a core, ${((state.gatewayCpu * 1e6) / Math.max(1, state.produced)).toFixed(0)} µs per value`,
           '',
           '',
+        ],
+        [
+          'share of the steady state spent waiting for a CPU (gateway; hub)',
+          `${(state.waited.gateway * 100).toFixed(0)}%; ${(state.waited.hub * 100).toFixed(0)}% (run queue, /proc/PID/schedstat)`,
         ],
         [
           'hub CPU (steady state)',
@@ -413,6 +472,8 @@ async function main(): Promise<void> {
           '≤ 2 KB',
           verdict(perDevice(hub10k, hubMore, 'rss') <= 2048),
         ],
+        ['gateway RSS slope by kind, per device', split(gateway10k, gatewayMore)],
+        ['hub RSS slope by kind, per device', split(hub10k, hubMore)],
       ],
     );
     const load = os.loadavg()[0]!.toFixed(1);

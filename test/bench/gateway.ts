@@ -46,6 +46,8 @@ interface Measured extends LoadResult {
   loop?: ProbeReport;
   rssEnd: number;
   rssStart?: number;
+  /** Share of the phase the gateway's main thread was runnable but had no CPU (the machine is shared). */
+  waited?: number;
 }
 
 /** A server measured from outside: its pid for /proc, and its probe when it is ours. */
@@ -56,18 +58,20 @@ interface Target {
 }
 
 async function phase(name: string, target: Target, options: Omit<LoadOptions, 'host' | 'port'>): Promise<Measured> {
-  await target.probe?.();
+  const before = await target.probe?.();
   const cpuBefore = cpuSecondsOf(target.pid);
   const load = await runLoad({ host: HOST, port: target.port, timeoutMs: 2000, ...options });
   const cpuUsPerRequest = ((cpuSecondsOf(target.pid) - cpuBefore) * 1e6) / Math.max(1, load.answered);
   const loop = await target.probe?.();
-  const result: Measured = { ...load, cpuUsPerRequest, loop, rssEnd: rssOf(target.pid).rss };
+  const waited = before && loop ? (loop.runQueueMs - before.runQueueMs) / (load.seconds * 1000) : undefined;
+  const result: Measured = { ...load, cpuUsPerRequest, loop, waited, rssEnd: rssOf(target.pid).rss };
   const codes = Object.entries(load.codes)
     .map(([code, n]) => `${code}×${n}`)
     .join(' ');
   console.log(
     `  ${name.padEnd(30)} ${load.perSecond.toFixed(0).padStart(6)}/s p50 ${load.p50Ms.toFixed(2)} p99 ${load.p99Ms.toFixed(2)} ms lost ${load.lost} CPU ${cpuUsPerRequest.toFixed(0)} µs/req` +
-      `${loop ? ` loop p99 ${loop.loopP99Ms.toFixed(1)} max ${loop.loopMaxMs.toFixed(1)} ms` : ''} RSS ${mb(result.rssEnd)} ${codes}`,
+      `${loop ? ` loop p99 ${loop.loopP99Ms.toFixed(1)} max ${loop.loopMaxMs.toFixed(1)} ms` : ''}` +
+      `${waited === undefined ? '' : ` waited for a CPU ${(waited * 100).toFixed(0)}%`} RSS ${mb(result.rssEnd)} ${codes}`,
   );
   return result;
 }
@@ -185,6 +189,8 @@ async function gateway(label: string, workers: boolean, full: boolean): Promise<
   }
 }
 
+const pct = (share: number): string => `${(share * 100).toFixed(0)}%`;
+const blank = (n: number): string[] => Array.from({ length: n }, () => '');
 const rate = (r: LoadResult): string => `${r.perSecond.toFixed(0)}/s`;
 const latency = (r: LoadResult): string => `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)} ms (lost ${r.lost})`;
 const loop = (r: Measured): string =>
@@ -235,43 +241,27 @@ async function main(): Promise<void> {
       'p99 ≤ 5 ms, no loss',
       clean(g(key)) ? verdict(paceMet(g(key), 10_000)) : 'ERRORS',
     ]),
-    [
-      'registration p50 / p99 (closed loop, 64 outstanding)',
-      latency(g('registrations')),
-      latency(e('post')),
-      '',
-      '',
-      '',
-      '',
-      '',
-    ],
+    ['registration p50 / p99 (closed loop, 64 outstanding)', latency(g('registrations')), latency(e('post'))],
     [
       'event-loop delay max over every phase',
       `${Math.max(...Object.values(gw).map((r) => r.loop?.loopMaxMs ?? 0)).toFixed(1)} ms`,
-      '',
-      '',
-      '',
-      '',
+      ...blank(5),
       'no stall > 10 ms',
       verdict(Object.values(gw).every(noStall)),
+    ],
+    [
+      'time the gateway waited for a CPU (share of each phase, min – max)',
+      `${pct(Math.min(...Object.values(gw).map((r) => r.waited ?? 0)))} – ${pct(Math.max(...Object.values(gw).map((r) => r.waited ?? 0)))}`,
     ],
     [
       `peak RSS (${ENDPOINTS} endpoints, workers on / off)`,
       `${mb(g('registrations').rssEnd)} / ${mb(bare.registrations!.rssEnd)}`,
       mb(e('paced').rssEnd),
-      '',
-      '',
-      '',
-      '',
-      '',
     ],
     [
       'RSS before / after the update phase',
       `${mb(g('updates').rssStart ?? 0)} / ${mb(g('updates').rssEnd)}`,
-      '',
-      '',
-      '',
-      '',
+      ...blank(5),
       'flat ±10%',
       verdict(Math.abs(g('updates').rssEnd / (g('updates').rssStart ?? 1) - 1) <= 0.1),
     ],

@@ -15,7 +15,7 @@ import { Fleet } from '../../src/thing/index.js';
 import { registerInStore } from '../observer/registration.js';
 
 /**
- * Observer benchmark (issue 3), loopback only. 1,000 simulated things (in child processes, so their
+ * Observer benchmark, loopback only. 1,000 simulated things (in child processes, so their
  * servers do not share the Observer's event loop or its RSS), each with two observed resources:
  * /sensors/temp (JSON) and /sensors/hum (SenML JSON). The things are driven at paced rates with
  * values that only ever grow, so the Observer's bus output can be checked for loss, duplicates and
@@ -92,7 +92,7 @@ function registerAll(store: Store, ports: number[]): void {
     { href: '/sensors/hum', attrs: { rt: 'humidity', ct: '110', obs: true as const } },
     { href: '/actuators/led', attrs: { rt: 'light', ct: '50' } as Attrs },
   ];
-  store.transaction(() =>
+  store.write(() =>
     ports.forEach((port, i) => registerInStore(store, `bench-${i}`, { host: '127.0.0.1', port }, links)),
   );
 }

@@ -12,7 +12,7 @@ import { stopProcess } from '../helpers/cli.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 
 /**
- * Platform benchmark (issue 4). The hub (`coregate hub`) and the gateway (`coregate start`) run as child
+ * Platform benchmark. The hub (`coregate hub`) and the gateway (`coregate start`) run as child
  * processes, so their RSS is their own; 1,000 things, the callers and the subscribers live in this process.
  * 1. Command round trip HTTP → hub → gateway → thing → back, beside a direct CoAP GET to the same thing
  *    and an HTTP round trip to the hub alone, sequentially (p50/p99), then with 100 concurrent callers (commands/s).

@@ -22,6 +22,11 @@ export interface ProbeReport {
   heapUsed: number;
   heapTotal: number;
   external: number;
+  /**
+   * Time the main thread was runnable but waiting for a CPU, since it started (ms, /proc/self/schedstat):
+   * on a shared machine the part of the event-loop delay that is not the process's own doing.
+   */
+  runQueueMs: number;
   snapshot?: string;
 }
 
@@ -31,6 +36,7 @@ if (process.send !== undefined) {
   delay.enable();
   const peakRss = (): number =>
     Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+  const runQueueMs = (): number => Number(fs.readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) / 1e6;
   const report = (extra: Partial<ProbeReport> = {}): ProbeReport => {
     const { user, system } = process.cpuUsage();
     const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
@@ -43,6 +49,7 @@ if (process.send !== undefined) {
       heapUsed,
       heapTotal,
       external,
+      runQueueMs: runQueueMs(),
       ...extra,
     };
     delay.reset();

@@ -12,7 +12,7 @@ import { cycle, resourceLookup } from './requests.js';
 import { encodeRequest, runLoad, type LoadOptions, type LoadResult } from './load.js';
 
 /**
- * RD benchmark (issue 2): registrations, updates, endpoint and resource lookups with 10,000
+ * RD benchmark: registrations, updates, endpoint and resource lookups with 10,000
  * endpoints of 5 links each, latency at the target rates, and peak RSS over 30 s of mixed load,
  * each beside the same load generator against the echo server (CoapServer with a trivial handler).
  * The RD and the echo server run in child processes; the generator has this process to itself.

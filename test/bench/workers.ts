@@ -17,7 +17,7 @@ import { Store } from '../../src/store/index.js';
 import { Fleet } from '../../src/thing/index.js';
 
 /**
- * Workers benchmark (issue 3), loopback only:
+ * Workers benchmark, loopback only:
  * - Pinger: 1,000 simulated things (in a child process, so they do not share the Pinger's event loop);
  *   sweep time beside bare pings over one dgram socket at the same concurrency, then 5 s at interval 1 s
  *   with datagrams/s.
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   const client = new CoapClient({ log, bind: '127.0.0.1' });
   const fleet = await startFleet();
   try {
-    store.transaction(() => {
+    store.write(() => {
       for (const port of fleet.ports)
         store.devices.create({ ep: null, d: null, host: '127.0.0.1', port, source: 'discovery' });
     });

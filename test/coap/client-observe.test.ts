@@ -9,6 +9,7 @@ import type { CoapReply } from '../../src/coap/types.js';
 import { waitFor } from '../helpers/wait.js';
 import { empty } from './raw-peer.js';
 import { clientFixture } from './fixture.js';
+import { libcoapServerMissing } from '../helpers/tools.js';
 
 const fixture = clientFixture({ libcoapArgs: [] });
 const { rawPeer } = fixture;
@@ -82,7 +83,7 @@ describe('CoapClient.observe against the coap package server', () => {
   });
 });
 
-describe('CoapClient.observe against libcoap coap-server-notls', () => {
+describe.skipIf(libcoapServerMissing() !== undefined)('CoapClient.observe against libcoap coap-server-notls', () => {
   it('follows /time and cancels', async () => {
     client = fixture.newClient();
     const seen: CoapReply[] = [];

@@ -6,12 +6,13 @@ import { waitFor } from '../helpers/wait.js';
 import { startLibcoapServer } from './libcoap.js';
 import { empty } from './raw-peer.js';
 import { clientFixture, expectTimeoutAtDeadline } from './fixture.js';
+import { libcoapServerMissing } from '../helpers/tools.js';
 
 const fixture = clientFixture({ libcoapArgs: ['-d', '10'] });
 const { rawPeer } = fixture;
 let client: CoapClient;
 
-describe('CoapClient.request against libcoap coap-server-notls', () => {
+describe.skipIf(libcoapServerMissing() !== undefined)('CoapClient.request against libcoap coap-server-notls', () => {
   it('GETs the root resource (piggybacked 2.05, text/plain)', async () => {
     client = fixture.newClient();
     const reply = await client.request({ host: '127.0.0.1', port: fixture.libcoapPort, method: 'GET', path: '/' });

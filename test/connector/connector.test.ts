@@ -147,12 +147,14 @@ describe('upstream', () => {
   test('values that could not be written to the outbox are kept and written once SQLite takes writes again', async () => {
     const c = startConnector();
     await waitFor(() => c.state() === 'online');
-    store.db.pragma('query_only = ON');
+    // SQLite refuses writes from here on, as with a full disk; the store keeps its connection private.
+    const db = store['db'];
+    db.pragma('query_only = ON');
     emitTelemetry('dev1', 'kept', 5);
     // The flush runs on the turn's setImmediate, before this one: it has failed by now.
     await new Promise((resolve) => setImmediate(resolve));
     expect(hub.taken).toHaveLength(0);
-    store.db.pragma('query_only = OFF');
+    db.pragma('query_only = OFF');
     await waitFor(() => hub.taken.length === 5, { what: 'the kept values' });
     expect(hub.taken.map((f) => f.seq)).toEqual([1, 2, 3, 4, 5]);
   });

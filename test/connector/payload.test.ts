@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { Backoff } from '../../connector/backoff.js';
 import { fromWire, toWire, valueToWire } from '../../connector/payload.js';
 
-describe('CoAP payload → frame (DESIGN.md "Wire contract" 4)', () => {
+describe('CoAP payload → frame (docs/design.md "Wire contract" 4)', () => {
   test.each([
     ['JSON travels as JSON', 50, Buffer.from('{"t":21.5}'), { value: { t: 21.5 } }],
     ['SenML JSON as JSON', 110, Buffer.from('[{"n":"h","v":45}]'), { value: [{ n: 'h', v: 45 }] }],

@@ -20,7 +20,7 @@ import {
 } from './platform-harness.js';
 
 /**
- * The platform link end to end with real processes (issue 4 "Reliability"): `coregate hub` and `coregate start`
+ * The platform link end to end with real processes: `coregate hub` and `coregate start`
  * as children, simulated things (src/thing) registering with the gateway over UDP, a pub/sub client of the hub
  * watching what arrives. A TCP proxy on the link lets the test decide when the gateway may reach the hub.
  */

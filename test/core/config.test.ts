@@ -54,3 +54,27 @@ describe('configuration', () => {
     fs.rmSync(dir, { recursive: true });
   });
 });
+
+describe('the README documents every limit with its default', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+  const defaults = parseConfig({}, 'defaults', {});
+  const limits: Array<[string, number]> = [
+    ...Object.entries(defaults.rd.limits)
+      .filter((entry): entry is [string, number] => typeof entry[1] === 'number')
+      .map(([key, value]): [string, number] => [`rd.limits.${key}`, value]),
+    ...(
+      [
+        'maxConnections',
+        'maxConnectionsPerAddress',
+        'idleTimeoutMs',
+        'maxSubscriptionsPerClient',
+        'retainedEvents',
+      ] as const
+    ).map((key): [string, number] => [`hub.${key}`, defaults.hub[key]]),
+  ];
+  it.each(limits)('%s: %d', (key, value) => {
+    const row = readme.split('\n').find((line) => line.startsWith('|') && line.includes(`\`${key}\``));
+    expect(row, key).toBeDefined();
+    expect(row).toContain(`\`${value}\``);
+  });
+});

@@ -1,8 +1,5 @@
 import dgram from 'node:dgram';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterEach } from 'vitest';
-import type { Logger } from '../../src/log.js';
 import { freeUdpPort } from '../helpers/ports.js';
 
 /** The loopback interface: every multicast datagram of these suites stays on it. */
@@ -38,17 +35,7 @@ export async function loopbackMulticastProblem(group: string): Promise<string | 
   }
 }
 
-/** A logger that keeps its records, for checking what was warned. */
-export function recordingLogger(): { log: Logger; records: Array<{ level: number; msg: string }> } {
-  const records: Array<{ level: number; msg: string }> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) records.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), records };
-}
+export { recordingLogger } from '../helpers/log.js';
 
 /** Why `what` cannot run here, printed once (the suite then skips); undefined when multicast works. */
 export async function multicastSkipReason(group: string, what: string): Promise<string | undefined> {

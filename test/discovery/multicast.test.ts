@@ -81,6 +81,7 @@ describe.skipIf(problem !== undefined)('CoAP multicast discovery on loopback (RF
     expect(reg.discovered).toBe(true);
     expect(reg.links.map((l) => l.href)).toEqual(thing.links().map((l) => l.href));
     expect(reg.links.find((l) => l.href === '/sensors/temp')?.attrs.obs).toBe(true);
+    await s.durable(); // the events follow the commit
     expect(registered.map((e) => e.device.id)).toEqual([device!.id]);
 
     // A second round refreshes the same device instead of adding one.

@@ -4,7 +4,7 @@ import { ROOT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
- * IPv6 All-CoAP-Nodes (ff02::fd) cannot run over `lo` (ENETUNREACH, issue 3). Here it runs inside a
+ * IPv6 All-CoAP-Nodes (ff02::fd) cannot run over `lo` (ENETUNREACH). Here it runs inside a
  * network namespace this test creates, on a veth pair that exists only there: a thing joined to
  * ff02::fd and the gateway's Discovery (compiled, in a child process inside the namespace) find each
  * other. Nothing reaches the machine's real network. Needs root and `ip netns`; skipped otherwise.

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { parseConfig, type HubConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import type { DeviceInfo } from '../../src/store/index.js';
 import { Hub, GATEWAY_PATH, type HubTuning } from '../../connector/hub/index.js';
 import {
@@ -33,7 +33,12 @@ export interface RunningHub {
 
 /** A real Hub on 127.0.0.1, port 0, with its SQLite file in `dir` (a fresh temp dir unless given, to test restarts). */
 export async function startHub(
-  options: { dir?: string; hub?: Partial<Record<keyof HubConfig, unknown>>; tuning?: Partial<HubTuning> } = {},
+  options: {
+    dir?: string;
+    hub?: Partial<Record<keyof HubConfig, unknown>>;
+    tuning?: Partial<HubTuning>;
+    log?: Logger;
+  } = {},
 ): Promise<RunningHub> {
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-hub-'));
   const config = parseConfig({
@@ -45,7 +50,7 @@ export async function startHub(
       ...options.hub,
     },
   }).hub;
-  const hub = new Hub({ log: silentLogger(), config, tuning: options.tuning });
+  const hub = new Hub({ log: options.log ?? silentLogger(), config, tuning: options.tuning });
   const { port } = await hub.start();
   const scheme = config.tls ? 'https' : 'http';
   return { hub, port, base: `${scheme}://127.0.0.1:${port}`, dir, config, stop: () => hub.stop() };
@@ -118,21 +123,23 @@ export class FakeGateway {
     port: number,
     id = GATEWAY_ID,
     secret = GATEWAY_SECRET,
+    instance?: string,
   ): Promise<FakeGateway & { lastSeq: number }> {
     const gateway = await FakeGateway.open(port);
-    const lastSeq = await gateway.handshake(id, secret);
+    const lastSeq = await gateway.handshake(id, secret, instance);
     return Object.assign(gateway, { lastSeq });
   }
 
-  async handshake(id: string, secret: string): Promise<number> {
-    await this.hello(id, secret);
+  async handshake(id: string, secret: string, instance?: string): Promise<number> {
+    await this.hello(id, secret, instance);
     return (await this.next('welcome')).lastSeq;
   }
 
-  /** Answers the challenge without waiting for the outcome. */
-  async hello(id: string, secret: string): Promise<void> {
+  /** Answers the challenge without waiting for the outcome; `instance` names the gateway's store. */
+  async hello(id: string, secret: string, instance?: string): Promise<void> {
     const challenge = await this.next('challenge');
-    this.send({ type: 'hello', gateway: id, hmac: hmacOf(challenge.nonce, secret) });
+    const hello = { type: 'hello' as const, gateway: id, hmac: hmacOf(challenge.nonce, secret) };
+    this.send(instance === undefined ? hello : { ...hello, instance });
   }
 
   send(frame: GatewayFrame | Record<string, unknown>): void {
@@ -166,3 +173,33 @@ export class FakeGateway {
     this.ws.terminate();
   }
 }
+
+/** A WebSocket client of the hub (/subscribe, /socket/info) with every JSON message it received. */
+export interface Client {
+  ws: WebSocket;
+  messages: Json[];
+  closed?: { code: number; reason: string };
+}
+
+export async function openClient(port: number, route: string): Promise<Client> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${route}`);
+  const client: Client = { ws, messages: [] };
+  ws.on('message', (data: Buffer) => client.messages.push(JSON.parse(data.toString())));
+  ws.on('close', (code, reason) => (client.closed = { code, reason: reason.toString() }));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return client;
+}
+
+export async function subscribe(client: Client, ...events: string[]): Promise<void> {
+  for (const event of events) client.ws.send(JSON.stringify({ action: 'subscribe', event }));
+  await waitFor(() =>
+    events.every((event) => client.messages.some((m) => m.action === 'subscribed' && m.event === event)),
+  );
+}
+
+/** The events (not the action replies) a client received, in order. */
+export const eventsOf = (client: Client): string[] =>
+  client.messages.filter((m) => 'event' in m && !('action' in m)).map((m) => m.event);

@@ -2,7 +2,18 @@ import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SLOW_SUBSCRIBER_CLOSE } from '../../connector/hub/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { API_KEY, FakeGateway, api, type Json, device, startHub, type RunningHub } from './harness.js';
+import {
+  API_KEY,
+  FakeGateway,
+  api,
+  device,
+  eventsOf,
+  openClient,
+  startHub,
+  subscribe,
+  type Client,
+  type RunningHub,
+} from './harness.js';
 
 let hub: RunningHub;
 const sockets: WebSocket[] = [];
@@ -15,34 +26,11 @@ afterEach(async () => {
   await hub.stop();
 });
 
-interface Client {
-  ws: WebSocket;
-  messages: Json[];
-  closed?: { code: number; reason: string };
-}
-
 async function connect(route: string): Promise<Client> {
-  const ws = new WebSocket(`ws://127.0.0.1:${hub.port}${route}`);
-  sockets.push(ws);
-  const client: Client = { ws, messages: [] };
-  ws.on('message', (data: Buffer) => client.messages.push(JSON.parse(data.toString())));
-  ws.on('close', (code, reason) => (client.closed = { code, reason: reason.toString() }));
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
+  const client = await openClient(hub.port, route);
+  sockets.push(client.ws);
   return client;
 }
-
-async function subscribe(client: Client, ...events: string[]): Promise<void> {
-  for (const event of events) client.ws.send(JSON.stringify({ action: 'subscribe', event }));
-  await waitFor(() =>
-    events.every((event) => client.messages.some((m) => m.action === 'subscribed' && m.event === event)),
-  );
-}
-
-const eventsOf = (client: Client): string[] =>
-  client.messages.filter((m) => 'event' in m && !('action' in m)).map((m) => m.event);
 
 describe('/subscribe', () => {
   it('delivers gateway events and telemetry by pattern', async () => {

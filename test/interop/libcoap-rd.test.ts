@@ -1,21 +1,12 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RdFixture } from '../rd/fixture.js';
+import { libcoapClientMissing } from '../helpers/tools.js';
 
 /** libcoap's client: a CoAP implementation nobody here wrote drives the RD. */
 const CLIENT = 'coap-client-notls';
 
-function installed(): boolean {
-  try {
-    execFileSync('which', [CLIENT], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = installed();
-if (!available) console.warn(`skipping libcoap interop: ${CLIENT} not found (apt-get install libcoap3-bin)`);
+const available = libcoapClientMissing() === undefined;
 
 interface Run {
   code: string | undefined;

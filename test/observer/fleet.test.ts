@@ -46,12 +46,14 @@ describe('Observer with a real RD and a fleet registering at once', () => {
     await fleet.start();
 
     // On failure the assertion below names the things that are not observed exactly once.
-    await waitFor(() => fleet.things.every((t) => t.observerCount >= OBSERVABLE), {
-      what: 'every thing observed',
-      timeoutMs: 20_000,
-    }).catch(() => undefined);
-    // Anything late (a second observation, a re-registration) would have landed by now.
-    await sleep(1_000);
+    await waitFor(
+      () =>
+        fleet.things.every((t) => t.observerCount >= OBSERVABLE) &&
+        observer.taskCount().observe === THINGS * OBSERVABLE,
+      { what: 'every thing observed', timeoutMs: 20_000 },
+    ).catch(() => undefined);
+    // Barrier: every thing has its 2.01 (fleet.start() resolved) and the RD announces a registration before it
+    // answers it, so every registration event has reached the Observer; its observations are open at the things.
     const wronglyObserved = fleet.things
       .filter((t) => t.observerCount !== OBSERVABLE)
       .map((t) => ({ thing: t.name, port: t.address().port, observers: t.observerCount }));
@@ -84,8 +86,15 @@ describe('Observer with a real RD and a fleet registering at once', () => {
       what: 'every value change at the bus',
       timeoutMs: 15_000,
     });
-    await sleep(500); // a duplicate would have arrived by now
-    const got = received();
+    // Barrier: one more change per thing, to a value no drift reaches, on the same observations; a duplicate of an
+    // earlier value would arrive before it.
+    const BARRIER = -273;
+    for (const thing of fleet.things) thing.resources.temperature.set(BARRIER);
+    await waitFor(() => [...sent.keys()].every((id) => received().get(id)?.includes(BARRIER)), {
+      what: 'the barrier value from every thing',
+      timeoutMs: 15_000,
+    });
+    const got = new Map([...received()].map(([id, values]) => [id, values.slice(0, values.indexOf(BARRIER))]));
     const wrong = [...sent].filter(([id, values]) => JSON.stringify(got.get(id)) !== JSON.stringify(values));
     expect(wrong.map(([id, values]) => ({ id, sent: values, got: got.get(id) }))).toEqual([]);
   }, 60_000);

@@ -42,8 +42,10 @@ describe('Observer (RFC 7641) against a simulated thing', () => {
     const changes = [20.5, 21, 21.5, 22, 22.5, 23];
     for (const value of changes) t.setTemperature(value);
     await waitFor(() => temperatures(fx, id).length === 1 + changes.length, { what: 'all notifications' });
-    await sleep(200); // anything duplicated would have arrived by now
-    expect(temperatures(fx, id).slice(1)).toEqual(changes);
+    // Barrier: a later notification on the same observation; a duplicate of an earlier one would arrive before it.
+    t.setTemperature(99);
+    await waitFor(() => temperatures(fx, id).includes(99), { what: 'the barrier notification' });
+    expect(temperatures(fx, id).slice(1, -1)).toEqual(changes);
     const event = fx.telemetry.find((e) => e.path === '/sensors/temp')!;
     expect(event).toMatchObject({ device: id, ct: 50 });
     expect(typeof event.ts).toBe('number');
@@ -59,8 +61,10 @@ describe('Observer (RFC 7641) against a simulated thing', () => {
     fx.setStatus(id, 'offline');
     await t.comeBack();
     expect(t.observerCount).toBe(0); // the restart forgot its observers
+    const sent = t.stats.notifications;
     t.setTemperature(30);
-    await sleep(100);
+    // Barrier: the thing has no observer, so it sent no notification that could still be on its way.
+    expect(t.stats.notifications).toBe(sent);
     expect(temperatures(fx, id)).not.toContain(30);
 
     fx.setStatus(id, 'online');
@@ -95,8 +99,10 @@ describe('Observer (RFC 7641) against a simulated thing', () => {
     fx.remove(id);
     // The thing drops an observer only on a GET with its token (RFC 7641 §3.6), never by being forgotten.
     await waitFor(() => t.observerCount === 0, { what: 'observers deregistered' });
+    const sent = t.stats.notifications;
     t.setTemperature(40);
-    await sleep(100);
+    // Barrier: the thing has no observer left, so it sent no notification that could still be on its way.
+    expect(t.stats.notifications).toBe(sent);
     expect(fx.telemetry.length).toBe(before);
   });
 
@@ -140,13 +146,20 @@ describe('Observer (RFC 7641) against a simulated thing', () => {
   it('leaves an offline device alone and picks it up again when it is back', async () => {
     const fx = await fixture({ poll: [{ path: '/actuators/led', intervalSeconds: 0.05 }] });
     const t = await thing('poll-offline');
+    // The control device is polled on the same schedule: its polls are the barrier that proves time has passed.
+    const control = await thing('poll-control');
     const { id } = fx.register('poll-offline', t.address(), t.links());
-    await waitFor(() => fx.values(id, '/actuators/led').length >= 1, { what: 'first poll' });
+    const { id: controlId } = fx.register('poll-control', control.address(), control.links());
+    const polls = (device: string): number => fx.values(device, '/actuators/led').length;
+    await waitFor(() => polls(id) >= 1 && polls(controlId) >= 1, { what: 'first polls' });
     fx.setStatus(id, 'offline');
-    await sleep(100);
-    const whileOffline = fx.values(id, '/actuators/led').length;
-    await sleep(300);
-    expect(fx.values(id, '/actuators/led').length).toBe(whileOffline);
+    // Two more polls of the control: a poll of the offline device sent before it went offline is answered by then.
+    let mark = polls(controlId);
+    await waitFor(() => polls(controlId) >= mark + 2, { what: 'the control polled twice' });
+    const whileOffline = polls(id);
+    mark = polls(controlId);
+    await waitFor(() => polls(controlId) >= mark + 3, { what: 'three more polls of the control' });
+    expect(polls(id)).toBe(whileOffline);
     fx.setStatus(id, 'online');
     await waitFor(() => fx.values(id, '/actuators/led').length > whileOffline, { what: 'polling resumed' });
   });

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import type { Device, Store } from '../../src/store/index.js';
 import { Fleet, type Thing } from '../../src/thing/index.js';
 import { startThing as startThingIn, storeDevice, tempStore, type Cleanup } from '../helpers/things.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const log = silentLogger();
 const cleanup: Cleanup = [];
@@ -85,7 +85,12 @@ describe('Pinger', () => {
 
     await pinger.stop();
     const pingsAtStop = thing.stats.pings;
-    await sleep(300);
+    // Barrier: a control pinger on the same interval pings its own thing three rounds; the stopped one pings nobody.
+    const control = setup({ intervalSeconds: 0.1, jitter: 0.5 });
+    const controlThing = await startThing();
+    addDevice(control.store, controlThing);
+    await control.pinger.start();
+    await waitFor(() => controlThing.stats.pings >= 3, { what: 'three rounds of the control pinger' });
     expect(thing.stats.pings).toBe(pingsAtStop);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { baseOf, unmapHost } from '../../rd/address.js';
+import { baseOf } from '../../rd/address.js';
+import { unmapHost } from '../../src/coap/peer.js';
 
 describe('registrant addresses', () => {
   it('unmaps IPv4-mapped IPv6 sources', () => {

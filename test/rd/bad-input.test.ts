@@ -15,7 +15,7 @@ afterAll(async () => {
 const post = (uri: string, payload = '</a>', contentFormat: number | undefined = 40) =>
   client.request({ method: 'POST', uri, payload, contentFormat });
 
-describe('bad input (issue 2)', () => {
+describe('bad input', () => {
   it('missing ep is 4.00 with a short diagnostic', async () => {
     const reply = await post('/rd?lt=60');
     expect(reply.code).toBe('4.00');

@@ -20,6 +20,7 @@ describe('lifetime (RFC 9176 §5.3 lt)', () => {
     const lookup = await client.request({ method: 'GET', uri: '/rd-lookup/ep' });
     expect(lookup.payload).not.toContain(id);
     expect(lookup.payload).toContain(keep);
+    await rd.store.durable(); // the events follow the commit
     expect(rd.eventsOf(id)).toEqual(['device.registered', 'device.removed:expired', 'device.offline']);
     expect(rd.store.registrations.get(id)).toBeUndefined();
   });

@@ -7,7 +7,7 @@ afterEach(async () => {
   rd = undefined;
 });
 
-describe('limits (issue 2)', () => {
+describe('limits (docs/design.md "Limits")', () => {
   it('a source outside the allowed networks gets 4.03 on changes; lookups still work', async () => {
     rd = await new RdFixture({ limits: { allowedNetworks: ['10.0.0.0/8', 'fd00::/8'] } }).start();
     const client = await rd.client();

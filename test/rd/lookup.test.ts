@@ -182,15 +182,15 @@ describe('large lookup results (RFC 7959 Block2)', () => {
     const lookup = new Lookup(rd.rd.directory, rd.store);
     const bulk = Array.from({ length: 20 }, (_, i) => `</bulk/${i}>;rt="bulk"`).join(',');
     await register(client, 'ep=bulky', bulk);
-    const first = lookup.resources(request);
+    const first = await lookup.resources(request);
     expect(String(first.payload).length).toBeGreaterThan(1024);
     expect(first.etag).toBeDefined();
-    expect(lookup.resources(request)).toBe(first);
+    expect(await lookup.resources(request)).toBe(first);
     // A lifetime refresh changes nothing a lookup shows; a new attribute does.
     expect((await client.request({ method: 'POST', uri: `/rd/${ids.node1}` })).code).toBe('2.04');
-    expect(lookup.resources(request)).toBe(first);
+    expect(await lookup.resources(request)).toBe(first);
     expect((await client.request({ method: 'POST', uri: `/rd/${ids.node1}?color=green` })).code).toBe('2.04');
-    const after = lookup.resources(request);
+    const after = await lookup.resources(request);
     expect(after).not.toBe(first);
     expect(after.etag).not.toEqual(first.etag);
   });

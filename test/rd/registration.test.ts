@@ -116,7 +116,7 @@ describe('registration interface (RFC 9176 §5.3)', () => {
     expect(rd.store.registrations.get(id)!.ep).toMatch(/^[a-z0-9]+$/);
   });
 
-  it('adopts a device discovered at the same address (DESIGN.md Identity)', async () => {
+  it('adopts a device discovered at the same address (docs/design.md "Identity")', async () => {
     const client = await rd.client();
     const discovered = rd.rd.directory.registerDiscovered(
       '127.0.0.1',
@@ -145,6 +145,7 @@ describe('discovered devices (Directory.registerDiscovered)', () => {
     expect(rd.store.devices.get(id)).toMatchObject({ ep: null, source: 'discovery', host: '192.0.2.10' });
     expect(rd.store.registrations.get(id)).toMatchObject({ discovered: true, ep: id, base: 'coap://192.0.2.10:5683' });
     expect(rd.store.registrations.get(id)!.links).toEqual([{ href: '/b', attrs: {} }]);
+    await rd.store.durable(); // the events follow the commit
     expect(rd.eventsOf(id)).toEqual(['device.registered', 'device.updated']);
 
     const client = await rd.client();

@@ -14,13 +14,16 @@ const request = (query: string[], multicast: boolean): CoapRequest => ({
   multicast,
 });
 
+/** The RD's registration interface as its route table lists it. */
+const interfaces = [{ href: '/rd', attrs: { rt: 'core.rd', ct: '40' } }];
+
 describe('/.well-known/core to multicast (RFC 6690 §4.1, RFC 7252 §8.2)', () => {
   it('answers a matching multicast query', () => {
-    expect(wellKnownCore(request(['rt=core.rd*'], true)).payload).toContain('</rd>;rt="core.rd"');
+    expect(wellKnownCore(request(['rt=core.rd*'], true), interfaces).payload).toContain('</rd>;rt="core.rd"');
   });
 
   it('does not answer a multicast query that matches nothing (the 4.04 is never sent)', () => {
-    expect(() => wellKnownCore(request(['rt=core.nothing'], true))).toThrow(CoapError);
-    expect(wellKnownCore(request(['rt=core.nothing'], false))).toMatchObject({ code: '2.05', payload: '' });
+    expect(() => wellKnownCore(request(['rt=core.nothing'], true), interfaces)).toThrow(CoapError);
+    expect(wellKnownCore(request(['rt=core.nothing'], false), interfaces)).toMatchObject({ code: '2.05', payload: '' });
   });
 });

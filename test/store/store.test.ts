@@ -128,17 +128,41 @@ describe('store', () => {
   });
 });
 
-describe('commitPending', () => {
-  it('commits a batch another writer left open, so the next transaction is durable on its own', () => {
-    store.db.exec('BEGIN'); // as the RD's group commit leaves its batch open between timer ticks
+describe('durability (group commit)', () => {
+  it('batches writes until commit(): another connection sees them only then, all together', () => {
     store.devices.create({ ep: 'batched', d: null, host: 'h', port: 1, source: 'registration' });
-    store.commitPending();
-    const entry = store.transaction(() => store.outbox.append('event', 'device.registered', null, {}));
-    expect(store.db.inTransaction).toBe(false);
+    const entry = store.write(() => store.outbox.append('event', 'device.registered', null, {}));
+    const before = new Store({ file });
+    expect(before.devices.findByEndpoint(null, 'batched')).toBeUndefined();
+    before.close();
 
+    expect(store.commit()).toBe(true);
     const reader = new Store({ file });
     expect(reader.devices.findByEndpoint(null, 'batched')).toBeDefined();
     expect(reader.outbox.unacked().map((e) => e.seq)).toEqual([entry.seq]);
+    reader.close();
+  });
+
+  it('resolves durable() when the batch window has committed the writes made before it', async () => {
+    store.devices.create({ ep: 'windowed', d: null, host: 'h', port: 1, source: 'registration' });
+    await store.durable();
+    const reader = new Store({ file });
+    expect(reader.devices.findByEndpoint(null, 'windowed')).toBeDefined();
+    reader.close();
+  });
+
+  it('leaves nothing of a change that throws, and keeps the rest of the batch', () => {
+    store.devices.create({ ep: 'kept', d: null, host: 'h', port: 1, source: 'registration' });
+    expect(() =>
+      store.write(() => {
+        store.outbox.append('event', 'device.registered', null, {});
+        throw new Error('half-way');
+      }),
+    ).toThrow('half-way');
+    store.commit();
+    const reader = new Store({ file });
+    expect(reader.devices.findByEndpoint(null, 'kept')).toBeDefined();
+    expect(reader.outbox.unacked()).toEqual([]);
     reader.close();
   });
 });

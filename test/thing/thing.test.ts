@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import { BIG_SIZE, Fleet, Thing } from '../../src/thing/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { coapClient, pingRaw } from './libcoap.js';
+import { libcoapClientMissing } from '../helpers/tools.js';
 
 const log = silentLogger();
 const open: Array<{ stop(): Promise<void> }> = [];
@@ -29,17 +30,20 @@ async function startThing(options: Partial<ConstructorParameters<typeof Thing>[0
 const uri = (thing: Thing, p: string): string => `coap://127.0.0.1:${thing.address().port}${p}`;
 
 describe('simulated thing', () => {
-  it('describes its resources in /.well-known/core (RFC 6690) to an independent client', async () => {
-    const thing = await startThing();
-    const { stdout } = await coapClient([uri(thing, '/.well-known/core')]);
-    const links = parseLinkFormat(stdout.trim());
-    expect(links.map((l) => l.href)).toEqual(['/sensors/temp', '/sensors/hum', '/actuators/led', '/slow', '/big']);
-    expect(links[0]!.attrs).toMatchObject({ rt: 'temperature', if: 'core.s', ct: '50', obs: true });
-    expect(links[1]!.attrs).toMatchObject({ rt: 'humidity', ct: '110', obs: true });
-    expect(links[4]!.attrs).toMatchObject({ sz: String(BIG_SIZE) });
-    const filtered = await coapClient([uri(thing, '/.well-known/core?rt=light')]);
-    expect(parseLinkFormat(filtered.stdout.trim()).map((l) => l.href)).toEqual(['/actuators/led']);
-  });
+  it.skipIf(libcoapClientMissing() !== undefined)(
+    'describes its resources in /.well-known/core (RFC 6690) to an independent client',
+    async () => {
+      const thing = await startThing();
+      const { stdout } = await coapClient([uri(thing, '/.well-known/core')]);
+      const links = parseLinkFormat(stdout.trim());
+      expect(links.map((l) => l.href)).toEqual(['/sensors/temp', '/sensors/hum', '/actuators/led', '/slow', '/big']);
+      expect(links[0]!.attrs).toMatchObject({ rt: 'temperature', if: 'core.s', ct: '50', obs: true });
+      expect(links[1]!.attrs).toMatchObject({ rt: 'humidity', ct: '110', obs: true });
+      expect(links[4]!.attrs).toMatchObject({ sz: String(BIG_SIZE) });
+      const filtered = await coapClient([uri(thing, '/.well-known/core?rt=light')]);
+      expect(parseLinkFormat(filtered.stdout.trim()).map((l) => l.href)).toEqual(['/actuators/led']);
+    },
+  );
 
   it('answers a ping with Reset, and stops answering while silent', async () => {
     const thing = await startThing();
@@ -51,7 +55,7 @@ describe('simulated thing', () => {
     expect(thing.stats.pings).toBe(2);
   });
 
-  it('serves /big block-wise both ways (RFC 7959)', async () => {
+  it.skipIf(libcoapClientMissing() !== undefined)('serves /big block-wise both ways (RFC 7959)', async () => {
     const thing = await startThing();
     const got = await coapClient(['-b', '64', uri(thing, '/big')]);
     expect(got.stdout.trim().length).toBeGreaterThan(BIG_SIZE - 64);
@@ -63,7 +67,7 @@ describe('simulated thing', () => {
     expect(thing.resources.big.length).toBe(5000);
   });
 
-  it('switches the LED with JSON or text', async () => {
+  it.skipIf(libcoapClientMissing() !== undefined)('switches the LED with JSON or text', async () => {
     const thing = await startThing();
     await coapClient(['-m', 'put', '-t', '50', '-e', '{"on":true}', uri(thing, '/actuators/led')]);
     expect(thing.resources.ledOn).toBe(true);
@@ -106,13 +110,16 @@ describe('simulated thing', () => {
     await waitFor(() => thing.resources.temperature.value !== first, { what: 'a drift' });
   });
 
-  it('answers /slow with a separate response after the asked delay', async () => {
-    const thing = await startThing();
-    const { stdout } = await coapClient([uri(thing, '/slow?ms=300')]);
-    expect(stdout).toContain('slow reply after 300 ms');
-    const entry = thing.requestLog.find((e) => e.path === '/slow')!;
-    expect(entry.respondedAt! - entry.receivedAt).toBeGreaterThanOrEqual(290);
-  });
+  it.skipIf(libcoapClientMissing() !== undefined)(
+    'answers /slow with a separate response after the asked delay',
+    async () => {
+      const thing = await startThing();
+      const { stdout } = await coapClient([uri(thing, '/slow?ms=300')]);
+      expect(stdout).toContain('slow reply after 300 ms');
+      const entry = thing.requestLog.find((e) => e.path === '/slow')!;
+      expect(entry.respondedAt! - entry.receivedAt).toBeGreaterThanOrEqual(290);
+    },
+  );
 
   it('runs a fleet on distinct ports and reports progress', async () => {
     const progress: number[] = [];

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { BrokerHub, Hub } from '../../../connector/hub/index.js';
-import { ConfigError, type HubConfig } from '../../config.js';
+import { ConfigError, hubWithTlsFromEnv, type HubConfig } from '../../config.js';
 import { createLogger } from '../../log.js';
 import { configFrom, integerIn, untilStopSignal, withConfigOption } from './options.js';
 
@@ -12,8 +12,6 @@ interface HubOptions {
 }
 
 type Env = Record<string, string | undefined>;
-
-const yes = (value: string | undefined): boolean => ['1', 'true', 'yes', 'on'].includes((value ?? '').toLowerCase());
 
 function portOf(value: string, source: string): number {
   const port = Number(value);
@@ -27,14 +25,8 @@ function portOf(value: string, source: string): number {
  * (`PORT`, `USE_TLS` with `CERT_FILE` and `KEY_FILE`; `API_KEY` is applied by loadConfig), then the flags.
  */
 export function standaloneHubConfig(hub: HubConfig, env: Env, options: HubOptions): HubConfig {
-  const result = { ...hub };
+  const result = { ...hubWithTlsFromEnv(hub, env) };
   if (env.PORT) result.port = portOf(env.PORT, 'PORT');
-  if (yes(env.USE_TLS)) {
-    const cert = env.CERT_FILE ?? hub.tls?.cert;
-    const key = env.KEY_FILE ?? hub.tls?.key;
-    if (!cert || !key) throw new ConfigError('USE_TLS is set: CERT_FILE and KEY_FILE (or hub.tls) must name the files');
-    result.tls = { cert, key };
-  }
   if (options.port !== undefined) result.port = options.port;
   if (options.host !== undefined) result.host = options.host;
   if (options.broker !== undefined) {

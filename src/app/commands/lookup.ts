@@ -41,7 +41,7 @@ export function register(program: Command): void {
         command.error(`coregate lookup: ${err.message}`);
       }
       const config = configFrom(options);
-      const output = await withStore(config.db, (store) => {
+      const output = await withStore(config.db, async (store) => {
         const lookup = new Lookup(new Directory(store, new EventBus(), silentLogger(), config.rd), store);
         return type === 'ep' ? endpoints(lookup, query, options.json) : resources(lookup, query, options.json);
       });
@@ -49,8 +49,8 @@ export function register(program: Command): void {
     });
 }
 
-function endpoints(lookup: Lookup, query: LookupQuery, json: boolean | undefined): string {
-  const found = lookup.findEndpoints(query).map((reg) => ({
+async function endpoints(lookup: Lookup, query: LookupQuery, json: boolean | undefined): Promise<string> {
+  const found = (await lookup.findEndpoints(query)).map((reg) => ({
     location: locationOf(reg),
     ep: reg.ep,
     d: reg.d,
@@ -68,8 +68,8 @@ function endpoints(lookup: Lookup, query: LookupQuery, json: boolean | undefined
   );
 }
 
-function resources(lookup: Lookup, query: LookupQuery, json: boolean | undefined): string {
-  const found = lookup.findResources(query).map(({ reg, link }) => {
+async function resources(lookup: Lookup, query: LookupQuery, json: boolean | undefined): Promise<string> {
+  const found = (await lookup.findResources(query)).map(({ reg, link }) => {
     const { anchor: _anchor, ...attrs } = link.attrs;
     const resolved = resolveLink(reg, link);
     return { href: resolved.href, anchor: resolved.anchor, ep: reg.ep, location: locationOf(reg), attrs };

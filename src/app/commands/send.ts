@@ -52,7 +52,7 @@ function guessContentFormat(text: string): number {
   }
 }
 
-/** For scripts (`--json`): one line, the payload as the platform link carries it (DESIGN.md wire contract 4). */
+/** For scripts (`--json`): one line, the payload as the platform link carries it (docs/design.md "Wire contract" 4). */
 export function resultJson(result: CommandResult, path?: string): string {
   if (!result.ok) return JSON.stringify({ error: result.error });
   const { value, encoding } = decodePayload(result.ct ?? undefined, result.payload, path);

@@ -1,15 +1,15 @@
 import { z } from 'zod';
+import { MAX_FRAME_BYTES } from './constants.js';
 import {
   deviceInfoSchema,
   gatewayFrameSchemas,
-  MAX_FRAME_BYTES,
-  parseGatewayFrame,
   type DeviceInfoFrame,
   type ErrorFrame,
   type EventFrame,
   type ResultFrame,
   type TelemetryFrame,
-} from '../protocol/index.js';
+} from './frames.js';
+import { parseGatewayFrame } from './parse.js';
 
 /**
  * Validation of "coregate over MQTT" messages (docs/protocol.md "coregate over MQTT") where a hub receives them:
