@@ -1,6 +1,13 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Connector } from '../../connector/index.js';
 import { closeCodes } from '../../connector/protocol/index.js';
+import { parseConfig } from '../../src/config.js';
+import { EventBus } from '../../src/events.js';
+import { Store } from '../../src/store/index.js';
 import { recordingLogger, type LogRecord } from '../helpers/log.js';
 import { waitFor } from '../helpers/wait.js';
 import {
@@ -85,5 +92,47 @@ describe('two gateways with the same id', () => {
     await b.acked(50);
     await waitFor(() => eventsOf(watch).length === 100);
     expect(eventsOf(watch).filter((name) => name === 'telemetry/from-b')).toHaveLength(50);
+  });
+});
+
+describe('two real gateways configured with the same id', () => {
+  it('the second logs one error naming platform.gatewayId and stays off the link; the first stays on', async () => {
+    const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-dup-')));
+    const stores = dirs.map((dir) => new Store({ file: path.join(dir, 'gw.db') }));
+    const config = parseConfig({
+      platform: {
+        url: `ws://127.0.0.1:${hub.port}/v1/gateway`,
+        gatewayId: GATEWAY_ID,
+        secret: GATEWAY_SECRET,
+        reconnectMinMs: 20,
+        reconnectMaxMs: 200,
+      },
+    }).platform;
+    const logs = stores.map(() => recordingLogger('info'));
+    const connectors = stores.map(
+      (store, i) =>
+        new Connector({
+          store,
+          bus: new EventBus(),
+          log: logs[i]!.log,
+          config,
+          execute: () => Promise.resolve({ ok: false, error: { code: 'bad_request', message: 'none' } }),
+        }),
+    );
+    try {
+      await connectors[0]!.start();
+      await waitFor(() => connectors[0]!.state() === 'online');
+      await connectors[1]!.start();
+      const refused = await waitFor(() =>
+        logs[1]!.records.find((r) => r.level === 50 && r.code === closeCodes.duplicateGateway),
+      );
+      expect(refused.msg).toMatch(/another gateway with the same platform\.gatewayId .* give each gateway its own id/);
+      expect(connectors[1]!.state()).not.toBe('online');
+      expect(connectors[0]!.state()).toBe('online');
+    } finally {
+      for (const connector of connectors) await connector.stop();
+      for (const store of stores) store.close();
+      for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
