@@ -38,8 +38,12 @@ export class BrokerView {
       if (this.devices.get(id)?.gateway === gateway) this.devices.delete(id);
       return;
     }
-    const lastSeen = Math.max(info.lastSeen, this.devices.get(id)?.lastSeen ?? 0);
-    this.devices.set(id, { ...info, gateway, lastSeen });
+    const previous = this.devices.get(id);
+    const lastSeen = Math.max(info.lastSeen, previous?.lastSeen ?? 0);
+    // Unknown for the state found retained at start; from then on, when this hub saw the status change.
+    const statusSince =
+      previous === undefined ? null : previous.status === info.status ? previous.statusSince : Date.now();
+    this.devices.set(id, { ...info, gateway, lastSeen, statusSince });
   }
 
   /** A gateway's status; returns whether its liveness changed. */

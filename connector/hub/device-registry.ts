@@ -3,6 +3,8 @@ import type { Db, DeviceInfo, WriteBatch } from '../../src/store/index.js';
 /** A device as the platform sees it: the gateway's view plus which gateway holds it. */
 export interface HubDevice extends DeviceInfo {
   gateway: string;
+  /** Since when the hub has seen the device in its current status (ms); null when unknown (before a hub restart). */
+  statusSince: number | null;
 }
 
 interface DeviceRow {
@@ -31,7 +33,7 @@ export class DeviceRegistry {
   ) {
     for (const row of db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
       const info = JSON.parse(row.info) as DeviceInfo;
-      this.byId.set(row.id, { ...info, gateway: row.gateway, lastSeen: row.last_seen });
+      this.byId.set(row.id, { ...info, gateway: row.gateway, lastSeen: row.last_seen, statusSince: null });
     }
     this.upsertStmt = db.prepare(
       `INSERT INTO devices (id, gateway, info, last_seen) VALUES (@id, @gateway, @info, @lastSeen)
@@ -52,11 +54,12 @@ export class DeviceRegistry {
   }
 
   /** A device event: the gateway's latest view of the device wins. */
-  upsert(gateway: string, info: DeviceInfo): HubDevice {
+  upsert(gateway: string, info: DeviceInfo, previous = this.byId.get(info.id)): HubDevice {
     const device: HubDevice = {
       ...info,
       gateway,
-      lastSeen: Math.max(info.lastSeen, this.byId.get(info.id)?.lastSeen ?? 0),
+      lastSeen: Math.max(info.lastSeen, previous?.lastSeen ?? 0),
+      statusSince: previous?.status === info.status ? previous.statusSince : Date.now(),
     };
     this.byId.set(device.id, device);
     this.touched.delete(device.id);
@@ -75,9 +78,10 @@ export class DeviceRegistry {
   /** A snapshot frame: the gateway's whole device set, replacing what the hub held for it. */
   replaceGateway(gateway: string, devices: readonly DeviceInfo[]): void {
     this.writes.write(() => {
-      for (const device of this.list(gateway)) this.byId.delete(device.id);
+      const previous = new Map(this.list(gateway).map((device) => [device.id, device]));
+      for (const id of previous.keys()) this.byId.delete(id);
       this.deleteGatewayStmt.run(gateway);
-      for (const info of devices) this.upsert(gateway, info);
+      for (const info of devices) this.upsert(gateway, info, previous.get(info.id));
     });
   }
 

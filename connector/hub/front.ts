@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
-import { createRegistry, operatorRoutes, type ReadinessCheck, type Registry } from '../../src/metrics/index.js';
+import { operatorRoutes, Registry, type ReadinessCheck } from '../../src/metrics/index.js';
 import { MAX_COMMAND_TIMEOUT_MS } from '../../src/command.js';
 import { formatAddress } from '../../src/coap/peer.js';
 import { ConfigError } from '../../src/config.js';
@@ -13,6 +13,7 @@ import { isAuthorized } from './auth.js';
 import type { CommandOutcome } from './commands.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { GatewayLinkInfo } from './gateway-session.js';
+import { DashboardFiles } from './dashboard-files.js';
 import { DeviceHistory, type HistoryLimits } from './history.js';
 import { HttpApi } from './http-api.js';
 import { HttpError } from './http-io.js';
@@ -46,7 +47,8 @@ export const defaultTuning: HubTuning = {
   commandGraceMs: 1_000,
   maxSubscriberBufferedBytes: 4 * 1024 * 1024,
   webhooks: { maxAttempts: 5, baseDelayMs: 500, timeoutMs: 5_000, maxPending: 10_000, concurrency: 4 },
-  history: { eventsPerDevice: 50, pointsPerSeries: 240, pathsPerDevice: 16 },
+  // Rings grow as points arrive, to at most 120 points × 16 bytes × 10,000 series: ~19 MB, whatever the fleet.
+  history: { eventsPerDevice: 50, pointsPerSeries: 120, pathsPerDevice: 16, maxSeries: 10_000 },
 };
 
 /** Where a hub's devices come from: its own registry of gateway sockets, or the broker's retained state. */
@@ -205,12 +207,12 @@ export class HubFront {
   }
 
   /**
-   * Every HTTP request: /healthz, /readyz and /metrics first (no key for health), then the API. Each request is
-   * timed for /metrics by its route pattern.
+   * Every HTTP request: /healthz, /readyz and /metrics first (no key for health), then the dashboard's files (no
+   * key: the page asks for it), then the API. Each request is timed for /metrics by its route pattern.
    */
   private requestHandler(api: HttpApi): http.RequestListener {
     const { config, log, gateways } = this.deps;
-    const registry = this.deps.metrics ?? createRegistry();
+    const registry = this.deps.metrics ?? new Registry();
     const metrics = new HubMetrics(registry, {
       gatewaysConnected: () => gateways.connectedCount,
       subscribers: () => this.pubsub.size,
@@ -220,6 +222,7 @@ export class HubFront {
     });
     this.pubsub.onPublish(metrics.publishedEvent);
     const needKey = this.deps.metricsNeedApiKey ?? true;
+    const files = new DashboardFiles();
     const operator = operatorRoutes({
       registry,
       mayReadMetrics: (req, url) => !needKey || isAuthorized(req, url, config.apiKey),
@@ -230,7 +233,7 @@ export class HubFront {
       metrics.timeRequest(req, res, () => routeOf(url.pathname));
       operator(req, res, url).then(
         (handled) => {
-          if (!handled) api.handle(req, res);
+          if (!handled && !files.serve(req, res, url)) api.handle(req, res);
         },
         (err: unknown) => {
           log.error({ err }, 'operator route failed');

@@ -21,6 +21,8 @@ export interface HistoryLimits {
   eventsPerDevice: number;
   pointsPerSeries: number;
   pathsPerDevice: number;
+  /** Series with points, over all devices; beyond it a new series keeps its latest value only (bounds memory). */
+  maxSeries: number;
 }
 
 /** Points a series' ring holds at first; it doubles as points arrive, up to its capacity. */
@@ -28,7 +30,7 @@ const FIRST_POINTS = 8;
 
 /**
  * Recent points of one numeric series in a ring (two numbers per point), so memory stays bounded. The ring
- * starts small and grows with the points it is given: at full size it takes 3.8 KB (240 points), and every
+ * starts small and grows with the points it is given: at full size it takes 16 bytes a point (1.9 KB at the hub's 120), and every
  * observed device's first value made one, most of a hub's memory per device when devices report rarely.
  */
 class Ring {
@@ -82,9 +84,16 @@ interface DeviceState {
   paths: Map<string, PathState>;
 }
 
-/** A number to chart: a JSON number, or the first numeric field of a small object (`{"value": 21.5}`). */
+/**
+ * A number to chart: a JSON number, the first numeric field of an object (`{"value": 21.5}`), or the value of the
+ * first SenML record that has one (RFC 8428 §4.2: `v`).
+ */
 function numericOf(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (Array.isArray(value)) {
+    const record = value.find((r): r is { v: number } => typeof (r as { v?: unknown } | null)?.v === 'number');
+    return record !== undefined && Number.isFinite(record.v) ? record.v : undefined;
+  }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     for (const field of Object.values(value)) if (typeof field === 'number' && Number.isFinite(field)) return field;
   }
@@ -97,6 +106,7 @@ function numericOf(value: unknown): number | undefined {
  */
 export class DeviceHistory {
   private readonly devices = new Map<string, DeviceState>();
+  private seriesWithPoints = 0;
 
   constructor(private readonly limits: HistoryLimits) {}
 
@@ -110,6 +120,7 @@ export class DeviceHistory {
     const id = typeof device === 'string' ? device : device?.id;
     if (typeof id !== 'string') return;
     if (name === 'device.removed') {
+      for (const path of this.devices.get(id)?.paths.values() ?? []) if (path.ring) this.seriesWithPoints--;
       this.devices.delete(id);
       return;
     }
@@ -142,7 +153,11 @@ export class DeviceHistory {
     state.latest = { ct: typeof ct === 'number' ? ct : null, value, ts, ...(encoding === 'base64' && { encoding }) };
     const number = encoding === undefined ? numericOf(value) : undefined;
     if (number === undefined) return;
-    state.ring ??= new Ring(this.limits.pointsPerSeries);
+    if (state.ring === undefined) {
+      if (this.seriesWithPoints >= this.limits.maxSeries) return;
+      this.seriesWithPoints++;
+      state.ring = new Ring(this.limits.pointsPerSeries);
+    }
     state.ring.push(ts, number);
   }
 

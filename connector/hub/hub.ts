@@ -23,7 +23,7 @@ export interface HubDeps {
   log: Logger;
   config: HubConfig;
   tuning?: Partial<HubTuning>;
-  /** Where the hub registers its metrics and what /metrics serves; a registry of its own when not given. */
+  /** Where the hub registers its metrics and what /metrics serves (the program adds Node's defaults to it). */
   metrics?: Registry;
   /** Whether /metrics needs the API key (default true); /healthz and /readyz never do. */
   metricsNeedApiKey?: boolean;

@@ -119,6 +119,9 @@ export class PubSub {
   }
 
   close(): void {
+    // Events of this turn still corked would die with the socket, though the hub commits their seqs on stop and the
+    // gateway never resends them: hand them to the kernel first.
+    this.uncork();
     for (const subscriber of this.subscribers) {
       subscriber.ws.terminate();
       this.forget(subscriber);

@@ -28,6 +28,18 @@ export const deviceInfoSchema = z.object({
   registered: z.boolean(),
   lastSeen: timestamp,
   resources: z.array(link),
+  /** Absent from gateways that predate it. */
+  registration: z
+    .object({
+      base: z.string(),
+      lt: z.number().int().min(0),
+      et: z.string().nullable(),
+      attrs: z.record(z.string(), z.union([z.string(), z.literal(true)])),
+      updatedAt: timestamp,
+      expiresAt: timestamp,
+    })
+    .nullable()
+    .optional(),
 });
 
 const errorFrame = z.object({

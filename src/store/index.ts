@@ -114,6 +114,16 @@ export class Store {
       registered: reg !== undefined,
       lastSeen: device.lastSeen,
       resources: reg?.links ?? [],
+      registration: reg
+        ? {
+            base: reg.base,
+            lt: reg.lt,
+            et: reg.et,
+            attrs: reg.attrs,
+            updatedAt: reg.updatedAt,
+            expiresAt: reg.expiresAt,
+          }
+        : null,
     };
   }
 

@@ -60,6 +60,18 @@ export interface DeviceInfo {
   registered: boolean;
   lastSeen: number;
   resources: Link[];
+  /** The registration's parameters (RFC 9176 §5.3), for people looking at the device; null when it has none. */
+  registration?: DeviceRegistrationInfo | null;
+}
+
+/** What DeviceInfo shows of a registration beyond its links. */
+export interface DeviceRegistrationInfo {
+  base: string;
+  lt: number;
+  et: string | null;
+  attrs: Attrs;
+  updatedAt: number;
+  expiresAt: number;
 }
 
 export interface OutboxEntry {

@@ -39,7 +39,9 @@ it('GET /v1/gateways shows each gateway, its link and since when, its last seq a
 });
 
 it('GET /v1/devices/:id/history gives the device events and, per path, the latest value and its numeric points', async () => {
-  hub = await startHub({ tuning: { history: { eventsPerDevice: 3, pointsPerSeries: 4, pathsPerDevice: 2 } } });
+  hub = await startHub({
+    tuning: { history: { eventsPerDevice: 3, pointsPerSeries: 4, pathsPerDevice: 3, maxSeries: 2 } },
+  });
   gateway = await FakeGateway.connect(hub.port);
   gateway.send({ type: 'event', seq: 1, name: 'device.registered', device: device('dev1'), ts: 1_000 });
   gateway.send({
@@ -63,6 +65,8 @@ it('GET /v1/devices/:id/history gives the device events and, per path, the lates
       ts: 10_000 + i,
     });
   }
+  const pack = [{ n: 'humidity', u: '%RH', v: 45 }];
+  gateway.send({ type: 'telemetry', seq: seq++, device: 'dev1', path: '/hum', ct: 110, value: pack, ts: 10_500 });
   gateway.send({
     type: 'telemetry',
     seq: seq++,
@@ -97,10 +101,18 @@ it('GET /v1/devices/:id/history gives the device events and, per path, the lates
           [10_005, 25],
         ],
       },
-      // {on: true} has no number to chart; a third path is beyond pathsPerDevice.
+      // A SenML pack charts its first record's value (RFC 8428 §4.2).
+      { path: '/hum', ct: 110, value: [{ n: 'humidity', u: '%RH', v: 45 }], ts: 10_500, points: [[10_500, 45]] },
+      // {on: true} has no number to chart; a fourth path is beyond pathsPerDevice.
       { path: '/led', ct: 50, value: { on: true }, ts: 11_000, points: [] },
     ],
   });
+  // Two series with points already (maxSeries: 2): another device's keeps its latest value only.
+  gateway.send({ type: 'event', seq: seq++, name: 'device.registered', device: device('dev2'), ts: 13_000 });
+  gateway.send({ type: 'telemetry', seq: seq++, device: 'dev2', path: '/temp', ct: 50, value: 7, ts: 13_001 });
+  await gateway.acked(seq - 1);
+  const other = await api(hub.base, 'GET', '/v1/devices/dev2/history');
+  expect(other.body.telemetry).toEqual([{ path: '/temp', ct: 50, value: 7, ts: 13_001, points: [] }]);
   expect((await api(hub.base, 'GET', '/v1/devices/nosuch/history')).status).toBe(404);
 });
 
@@ -111,4 +123,28 @@ it('GET /v1/webhooks lists each target with its delivery counts', async () => {
   expect(reply.body).toEqual({
     webhooks: [{ url: 'http://127.0.0.1:9/hook', delivered: 0, failures: 0, dropped: 0, pending: 0 }],
   });
+});
+
+it('serves the dashboard page and uPlot without a key, and no other file', async () => {
+  hub = await startHub();
+  const page = await fetch(`${hub.base}/`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+  const html = await page.text();
+  expect(html).not.toContain(hub.config.apiKey);
+  const uplot = await fetch(`${hub.base}/vendor/uplot/uPlot.esm.js`);
+  expect(uplot.status).toBe(200);
+  expect(uplot.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+  const etag = uplot.headers.get('etag')!;
+  expect((await fetch(`${hub.base}/vendor/uplot/uPlot.esm.js`, { headers: { 'if-none-match': etag } })).status).toBe(
+    304,
+  );
+  for (const probe of [
+    '/dashboard/../hub.ts',
+    '/dashboard/%2e%2e/hub.ts',
+    '/vendor/uplot/package.json',
+    '/index.html',
+  ]) {
+    expect((await fetch(`${hub.base}${probe}`)).status, probe).toBe(404);
+  }
 });

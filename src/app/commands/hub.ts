@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { BrokerHub, Hub } from '../../../connector/hub/index.js';
 import { ConfigError, hubWithTlsFromEnv, type HubConfig } from '../../config.js';
 import { createLogger } from '../../log.js';
+import { createRegistry } from '../../metrics/index.js';
 import { configFrom, integerIn, untilStopSignal, withConfigOption } from './options.js';
 
 interface HubOptions {
@@ -50,7 +51,12 @@ export function register(program: Command): void {
       const config = configFrom(options);
       const log = createLogger({ level: process.env.LOG_LEVEL ?? config.log.level });
       const hubConfig = standaloneHubConfig(config.hub, process.env, options);
-      const deps = { log, config: hubConfig, metricsNeedApiKey: config.metrics.requireApiKey };
+      const deps = {
+        log,
+        config: hubConfig,
+        metrics: createRegistry(),
+        metricsNeedApiKey: config.metrics.requireApiKey,
+      };
       // Several broker-mode hubs run side by side on one broker (docs/scale-out.md); the default hub owns its gateways.
       const hub = hubConfig.broker.url !== null ? new BrokerHub(deps) : new Hub(deps);
       await hub.start();
