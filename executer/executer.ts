@@ -12,6 +12,8 @@ export interface ExecuterDeps {
   log: Logger;
   config: ExecuterConfig;
   client: Pick<CoapClientApi, 'request'>;
+  /** Checks a device's liveness at once (the Pinger's `check`, wired by the composition root). */
+  checkLiveness?: (deviceId: string) => void;
 }
 
 const failure = (code: CommandErrorCode, message: string): CommandResult => ({ ok: false, error: { code, message } });
@@ -71,6 +73,10 @@ export class Executer {
   private refusal(deviceId: string): CommandResult | undefined {
     const device = this.deps.store.devices.get(deviceId);
     if (!device) return failure('unknown_device', `no device ${deviceId}`);
+    // docs/design.md "Addresses": a removed or expired registration is never commanded, whatever answers there now.
+    if (this.deps.store.registrations.live(deviceId) === undefined) {
+      return failure('unknown_device', `device ${deviceId} is not registered (removed or expired)`);
+    }
     if (device.status === 'offline') return failure('device_offline', `device ${deviceId} is offline`);
     return undefined;
   }
@@ -102,7 +108,11 @@ export class Executer {
 
   private failed(command: Command, err: unknown): CommandResult {
     const message = err instanceof Error ? err.message : String(err);
-    if (err instanceof CoapTimeoutError) return failure('timeout', message);
+    if (err instanceof CoapTimeoutError) {
+      // A command without an answer: is the device still there? Checked now, not at the next ping round.
+      this.deps.checkLiveness?.(command.device);
+      return failure('timeout', message);
+    }
     // RFC 7252 §4.2: a Reset means the device could not process the request at all.
     if (err instanceof CoapResetError) return failure('bad_request', `the device rejected the request: ${message}`);
     this.deps.log.warn(

@@ -12,17 +12,20 @@ interface Stream {
 }
 
 const FIRST_RETRY_MS = 1_000;
-const MAX_RETRY_MS = 300_000;
+// Short and capped: a device that restarted (and forgot its observers, RFC 7641 §4.1) gets its
+// telemetry back within seconds; an offline device's tasks are suspended, so nothing retries it.
+const MAX_RETRY_MS = 8_000;
 /** Slack past Max-Age before a stream counts as quiet: notifications travel and may be retransmitted. */
 const QUIET_MARGIN_MIN_MS = 1_000;
 const QUIET_MARGIN_FRACTION = 0.2;
 
 /**
  * Observes one resource (RFC 7641). The stream is watched against its Max-Age (§3.3.1: a client
- * whose notification is older than Max-Age may re-register): when it goes quiet the resource is
- * polled at that interval while the observation is re-established with backoff; the first
- * notification of a new stream ends the polling. A reply without Observe (§3.1) turns the task
- * into polling for good.
+ * whose notification is older than Max-Age may re-register): when it goes quiet the device's
+ * liveness is checked at once, and the resource is polled at that interval while the observation
+ * is re-established with a short, capped backoff; a poll answered while the device was silent
+ * re-observes at once, and the first notification of a new stream ends the polling. A reply
+ * without Observe (§3.1) turns the task into polling for good.
  */
 export class ObservationTask implements ResourceTask {
   private current: Stream | undefined;
@@ -38,6 +41,8 @@ export class ObservationTask implements ResourceTask {
   /** The establishment slot, held until the first reply or the end of the stream. */
   private releaseSlot: (() => void) | undefined;
   private readonly fallback: Poller;
+  /** The stream ended because the device stopped answering (quiet stream, unanswered registration). */
+  private silent = false;
   /** The stop of the task this one replaces: part of this task's own stop, see stop(). */
   private predecessor: Promise<void> = Promise.resolve();
 
@@ -45,7 +50,7 @@ export class ObservationTask implements ResourceTask {
     private readonly ctx: TaskContext,
     readonly target: ResourceTarget,
   ) {
-    this.fallback = new Poller(ctx, target);
+    this.fallback = new Poller(ctx, target, () => this.onPollAnswered());
     this.freshnessMs = ctx.defaultMaxAgeSeconds * 1000;
   }
 
@@ -115,6 +120,10 @@ export class ObservationTask implements ResourceTask {
     this.releaseSlot = undefined;
     // §3.1: a reply without Observe is the plain GET response; the stream ends as 'not-observable'.
     if (reply.observe === undefined) return;
+    this.silent = false;
+    // A notification from a device taken offline: it is back (a re-registration still in flight reached it
+    // after a restart); the Pinger confirms and brings it online, which re-observes everything else at once.
+    if (this.suspended) this.ctx.checkLiveness(this.target.deviceId);
     this.retryDelayMs = FIRST_RETRY_MS;
     clearTimeout(this.retryTimer);
     this.fallback.stop();
@@ -147,6 +156,7 @@ export class ObservationTask implements ResourceTask {
         return;
       default:
         log.info({ ...where, reason: ending.reason, err: (err as Error | undefined)?.message }, 'observation ended');
+        if (ending.reason === 'timeout') this.unanswered();
         this.fallBack();
     }
   }
@@ -170,11 +180,27 @@ export class ObservationTask implements ResourceTask {
     this.watchdog = setTimeout(() => {
       this.ctx.log.info(
         { device: this.target.deviceId, path: this.target.path, quietMs },
-        'notifications went quiet: polling while re-observing',
+        'notifications went quiet: checking the device, polling while re-observing',
       );
+      this.unanswered();
       if (!this.stopped) this.fallback.start(0, this.freshnessMs);
       void this.establish();
     }, quietMs);
+  }
+
+  /** The device stopped answering: its liveness is checked now, not at the next ping round. */
+  private unanswered(): void {
+    if (this.stopped || this.suspended) return;
+    this.silent = true;
+    this.ctx.checkLiveness(this.target.deviceId);
+  }
+
+  /** A poll answered after the device was silent: it is back (perhaps restarted), so observe again at once. */
+  private onPollAnswered(): void {
+    if (!this.silent || this.stopped || this.suspended || this.current !== undefined) return;
+    this.silent = false;
+    this.retryDelayMs = FIRST_RETRY_MS;
+    void this.establish();
   }
 
   private clearTimers(): void {

@@ -18,6 +18,8 @@ export interface ObserverDeps {
   log: Logger;
   config: ObserverConfig;
   client: Pick<CoapClientApi, 'request' | 'observe'>;
+  /** Checks a device's liveness at once (the Pinger's `check`, wired by the composition root). */
+  checkLiveness?: (deviceId: string) => void;
   /** Where the Observer's metrics are registered, if anywhere. */
   metrics?: Registry;
 }
@@ -57,6 +59,7 @@ export class Observer {
       requestTimeoutMs: config.requestTimeoutMs,
       defaultMaxAgeSeconds: config.defaultMaxAgeSeconds,
       publish: (target, reply) => this.publish(target, reply),
+      checkLiveness: (deviceId) => deps.checkLiveness?.(deviceId),
     };
     this.metrics = deps.metrics && new ObserverMetrics(deps.metrics, () => this.taskCount());
   }

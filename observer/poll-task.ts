@@ -1,3 +1,4 @@
+import { CoapTimeoutError } from '../src/coap/types.js';
 import type { ResourceTarget } from './selection.js';
 import type { ResourceTask, TaskContext } from './task.js';
 
@@ -15,6 +16,8 @@ export class Poller {
   constructor(
     private readonly ctx: TaskContext,
     private readonly target: ResourceTarget,
+    /** Called after a 2.xx reply is published. */
+    private readonly onAnswered: () => void = () => undefined,
   ) {}
 
   get active(): boolean {
@@ -48,11 +51,16 @@ export class Poller {
         client.request({ host, port, method: 'GET', path, timeoutMs: requestTimeoutMs }),
       );
       if (generation !== this.generation) return;
-      if (reply.code.startsWith('2.')) this.ctx.publish(this.target, reply);
-      else log.debug({ device: this.target.deviceId, path, code: reply.code }, 'poll answered with an error');
+      if (reply.code.startsWith('2.')) {
+        this.ctx.publish(this.target, reply);
+        this.onAnswered();
+        if (generation !== this.generation) return;
+      } else log.debug({ device: this.target.deviceId, path, code: reply.code }, 'poll answered with an error');
     } catch (err) {
       if (generation !== this.generation) return;
       log.debug({ device: this.target.deviceId, path, err: (err as Error).message }, 'poll failed');
+      // No answer at all: the device's liveness is checked now rather than at the next ping round.
+      if (err instanceof CoapTimeoutError) this.ctx.checkLiveness(this.target.deviceId);
     }
     this.schedule(generation, this.intervalMs);
   }

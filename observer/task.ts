@@ -12,6 +12,8 @@ export interface TaskContext {
   defaultMaxAgeSeconds: number;
   /** Turns one reply into one telemetry event (2.xx replies only). */
   publish(target: ResourceTarget, reply: CoapReply): void;
+  /** A stream went quiet: the device's liveness is checked now instead of at the next ping round. */
+  checkLiveness(deviceId: string): void;
 }
 
 /** Produces telemetry for one resource of one device until stopped. */

@@ -4,8 +4,9 @@ import type { CoapClientApi } from '../src/coap/types.js';
 import type { EventBus } from '../src/events.js';
 import type { Logger } from '../src/log.js';
 import type { Registry } from '../src/metrics/index.js';
-import type { Device, Store } from '../src/store/index.js';
-import { Liveness } from './liveness.js';
+import type { Store } from '../src/store/index.js';
+import { Checks } from './checks.js';
+import { Liveness, type Transition } from './liveness.js';
 import { PingerMetrics } from './metrics.js';
 
 export interface PingerDeps {
@@ -30,14 +31,17 @@ export interface SweepStats {
 }
 
 /**
- * Liveness of every known device by CoAP ping (RFC 7252 §4.3: an empty CON answered by Reset).
+ * Liveness of every registered device by CoAP ping (RFC 7252 §4.3: an empty CON answered by Reset).
  * Each round pings every device once, each at a random offset within `jitter × interval` so that
  * thousands of devices never mean thousands of simultaneous datagrams, and at most `concurrency`
  * pings are outstanding. Registered, discovered and offline devices are pinged alike: an offline
- * device comes back on its next answer.
+ * device comes back on its next answer. Between rounds, `check` confirms one device at once (asked by
+ * the Observer and the Executer when a device stops answering), and offline devices are rechecked on a
+ * short backoff (`Checks`).
  */
 export class Pinger {
   private readonly liveness: Liveness;
+  private readonly checks: Checks;
   private readonly metrics: PingerMetrics | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
@@ -49,7 +53,26 @@ export class Pinger {
 
   constructor(private readonly deps: PingerDeps) {
     this.liveness = new Liveness(deps.store, deps.bus, deps.log, deps.config.missesBeforeOffline);
+    this.checks = new Checks({
+      ...deps,
+      liveness: this.liveness,
+      record: (id, host, port, answered) => this.record(id, host, port, answered),
+    });
     this.metrics = deps.metrics && new PingerMetrics(deps.metrics);
+  }
+
+  /**
+   * Confirms a device's liveness now (up to `missesBeforeOffline` pings back to back): true when it answered.
+   * Only while the Pinger runs; a device without a live registration is never pinged.
+   */
+  check(deviceId: string): Promise<boolean> {
+    if (!this.running) return Promise.resolve(false);
+    return this.checks.check(deviceId);
+  }
+
+  /** Checks in progress and offline rechecks scheduled. */
+  get pendingChecks(): number {
+    return this.checks.pending;
   }
 
   async start(): Promise<void> {
@@ -63,7 +86,14 @@ export class Pinger {
     this.unsubscribe.push(
       bus.on('device.registered', ({ device }) => void this.liveness.alive(device.id)),
       bus.on('device.updated', ({ device }) => void this.liveness.alive(device.id)),
-      bus.on('device.removed', ({ device }) => this.liveness.forget(device.id)),
+      bus.on('device.removed', ({ device }) => {
+        this.liveness.forget(device.id);
+        this.checks.forget(device.id);
+      }),
+      bus.on('device.online', ({ device }) => this.checks.forget(device.id)),
+      bus.on('device.offline', ({ device }) => {
+        if (this.deps.store.registrations.live(device.id) !== undefined) this.checks.offline(device.id);
+      }),
     );
     this.schedule(0);
   }
@@ -74,6 +104,7 @@ export class Pinger {
     clearTimeout(this.timer);
     this.timer = undefined;
     for (const off of this.unsubscribe.splice(0)) off();
+    await this.checks.stop();
     await this.round?.catch(() => undefined);
   }
 
@@ -109,8 +140,12 @@ export class Pinger {
   private async runRound(spreadMs: number): Promise<SweepStats> {
     const { store, config, client } = this.deps;
     const startedAt = performance.now();
+    const now = Date.now();
+    // docs/design.md "Addresses": a removed or expired registration is not pinged; what answers at its old
+    // address (a new device, another program) says nothing about the device that was registered there.
     const planned = store.devices
       .list()
+      .filter((device) => store.registrations.live(device.id, now) !== undefined)
       .map((device) => ({ device, at: startedAt + Math.random() * spreadMs }))
       .sort((a, b) => a.at - b.at);
     const stats: SweepStats = {
@@ -133,7 +168,12 @@ export class Pinger {
         stats.maxInFlight = Math.max(stats.maxInFlight, ++inFlight);
         const answered = await client.ping(device.host, device.port, config.timeoutMs);
         inFlight--;
-        this.record(device, answered, stats);
+        const outcome = this.record(device.id, device.host, device.port, answered);
+        if (outcome === 'stale') continue;
+        if (answered) stats.answered++;
+        else stats.missed++;
+        if (outcome === 'online') stats.cameOnline++;
+        if (outcome === 'offline') stats.wentOffline++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(config.concurrency, planned.length) }, worker));
@@ -143,16 +183,16 @@ export class Pinger {
     return stats;
   }
 
-  private record(pinged: Device, answered: boolean, stats: SweepStats): void {
-    const current = this.deps.store.devices.get(pinged.id);
-    // Removed, or re-registered from elsewhere while the ping was out: this answer says nothing about it.
-    if (!current || current.host !== pinged.host || current.port !== pinged.port) return;
-    if (answered) stats.answered++;
-    else stats.missed++;
+  /**
+   * Applies one ping's outcome. 'stale': the device was removed, its registration ran out, or it
+   * re-registered from elsewhere while the ping was out, so the answer says nothing about it.
+   */
+  private record(id: string, host: string, port: number, answered: boolean): Transition | 'stale' {
+    const current = this.deps.store.devices.get(id);
+    if (!current || current.host !== host || current.port !== port) return 'stale';
+    if (this.deps.store.registrations.live(id) === undefined) return 'stale';
     this.metrics?.ping(answered);
-    const transition = answered ? this.liveness.alive(current.id) : this.liveness.missed(current.id);
-    if (transition === 'online') stats.cameOnline++;
-    if (transition === 'offline') stats.wentOffline++;
+    return answered ? this.liveness.alive(id) : this.liveness.missed(id);
   }
 }
 

@@ -6,7 +6,7 @@ import type { Store } from '../src/store/index.js';
 import type { Device, DeviceSource, Registration } from '../src/store/types.js';
 import type { Attrs, Link } from '../src/coap/link-format.js';
 import { unmapHost } from '../src/coap/peer.js';
-import { baseOf, type Source } from './address.js';
+import { baseOf, contactOf, type Source } from './address.js';
 import { EndpointIndex } from './endpoint-index.js';
 import { registrationBytes, type Sized } from './registration-limits.js';
 import { keepRenderings } from './resolved.js';
@@ -119,11 +119,13 @@ export class Directory {
       this.log.warn({ ep: input.ep, source }, 'registration refused: directory full');
       throw new CoapError('5.03', 'directory full', FULL_RETRY_SECONDS);
     }
+    // RFC 9176 §5.1: the device is reached at its base; the source address only when it gave none.
+    const contact = contactOf(input.base, source);
     this.admitBytes({ ...input, base: input.base ?? baseOf(source) }, previous);
     const reg = this.store.write(() => {
       const device = known
-        ? this.moveDevice(known, { ep: input.ep, d: input.d, ...source })
-        : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...source }, now);
+        ? this.moveDevice(known, { ep: input.ep, d: input.d, ...contact, lastSeen: now })
+        : this.store.devices.create({ ep: input.ep, d: input.d, source: kind, ...contact }, now);
       const next: Registration = {
         deviceId: device.id,
         ep: input.ep,
@@ -173,9 +175,13 @@ export class Directory {
       throw new CoapError('4.13', `too many attributes (at most ${this.config.limits.maxAttributesPerRegistration})`);
     }
     this.admitBytes(next, current);
+    // RFC 9176 §5.3.1: a new base moves the device; without one, a new source address moves it only when
+    // the registration has no explicit base (the update's source is then its base, as at registration).
+    const contact = next.baseExplicit ? contactOf(next.base, source) : source;
     this.store.write(() => {
       const device = this.store.devices.get(id);
-      if (device && !current.discovered) this.moveDevice(device, source);
+      // An update is a sign of life: lastSeen moves with it (docs/api.md).
+      if (device) this.moveDevice(device, current.discovered ? { lastSeen: now } : { ...contact, lastSeen: now });
       this.put(next, current);
     });
     const events: Announcement[] = [];
@@ -288,7 +294,7 @@ export class Directory {
     return device && device.source === 'discovery' && device.ep === null ? device : undefined;
   }
 
-  private moveDevice(device: Device, change: Partial<Pick<Device, 'ep' | 'd' | 'host' | 'port'>>): Device {
+  private moveDevice(device: Device, change: Partial<Pick<Device, 'ep' | 'd' | 'host' | 'port' | 'lastSeen'>>): Device {
     const differs = (Object.keys(change) as (keyof typeof change)[]).some((key) => change[key] !== device[key]);
     return differs ? this.store.devices.update(device.id, change) : device;
   }

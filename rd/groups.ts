@@ -8,7 +8,7 @@ import type { Directory } from './directory.js';
 import { linkFormat } from './lookup.js';
 import { compileCriterion } from './match.js';
 import { readLinks } from './payload.js';
-import { parseBase, parseLookupQuery, splitQuery } from './query.js';
+import { distinctCriteria, parseBase, parseLookupQuery, splitQuery } from './query.js';
 import { endpointLink } from './resolved.js';
 
 /**
@@ -46,14 +46,14 @@ export class GroupInterface {
 
   read = (_request: CoapRequest, id: string): CoapResponse => {
     const group = this.store.groups.get(id);
-    if (!group) throw notFound();
+    if (!group) throw notFound(`no group ${id}`);
     return linkFormat(this.liveMembers(group).map((reg) => endpointLink(reg).text));
   };
 
   /** Changes the group's attributes; a payload replaces its member list. */
   update = (request: CoapRequest, id: string): CoapResponse => {
     const group = this.store.groups.get(id);
-    if (!group) throw notFound();
+    if (!group) throw notFound(`no group ${id}`);
     const params = parseGroupParams(request.query);
     if (params.gp !== undefined || params.d !== undefined) throw badRequest('gp and d cannot change');
     const members =
@@ -71,7 +71,7 @@ export class GroupInterface {
   };
 
   remove = (_request: CoapRequest, id: string): CoapResponse => {
-    if (!this.store.groups.remove(id)) throw notFound();
+    if (!this.store.groups.remove(id)) throw notFound(`no group ${id}`);
     this.directory.changed();
     return { code: '2.02' };
   };
@@ -79,7 +79,7 @@ export class GroupInterface {
   /** Group lookup: filters on gp, d, con/base, other group attributes, and `ep` of a member. */
   lookup = (request: CoapRequest): CoapResponse => {
     const query = parseLookupQuery(request.query);
-    const criteria = query.criteria.map(compileCriterion);
+    const criteria = distinctCriteria(query.criteria, this.config.limits.maxLookupFilters).map(compileCriterion);
     const matches = this.store.groups.list().filter((group) => {
       const attrs = groupAttrs(group);
       const members = this.liveMembers(group);
@@ -104,12 +104,28 @@ export class GroupInterface {
       const ep = link.attrs.ep;
       const id =
         typeof ep === 'string'
-          ? this.store.devices.findByEndpoint(typeof link.attrs.d === 'string' ? link.attrs.d : d, ep)?.id
+          ? this.endpointNamed(ep, typeof link.attrs.d === 'string' ? link.attrs.d : d)
           : /^(?:[a-z+]+:\/\/[^/]*)?\/rd\/([^/?#]+)$/.exec(link.href)?.[1];
       if (id === undefined || !this.directory.get(id)) throw badRequest(`unknown endpoint ${formatLink(link)}`);
       return id;
     });
     return [...new Set(ids)];
+  }
+
+  /**
+   * The registration of `ep` in sector `d`. Without a sector (none on the link, none on the group), an `ep`
+   * that names exactly one registered endpoint is that endpoint, whatever its sector: draft-11 §6.5's example
+   * `<>;ep="node1"` names its members by `ep` alone; a name registered in several sectors needs a `d`.
+   */
+  private endpointNamed(ep: string, d: string | null): string | undefined {
+    const exact = this.store.devices.findByEndpoint(d, ep)?.id;
+    if (exact !== undefined || d !== null) return exact;
+    const candidates = [...this.directory.among(this.directory.endpoints.withEndpoint(ep))];
+    if (candidates.length > 1) {
+      const sectors = candidates.map((reg) => reg.d ?? '(none)').join(', ');
+      throw badRequest(`ep "${ep}" is registered in several sectors (${sectors}): give d`);
+    }
+    return candidates[0]?.deviceId;
   }
 }
 

@@ -1,11 +1,11 @@
-import { badRequest, CoapError, ContentFormat, type CoapRequest, type CoapResponse } from '../src/coap/types.js';
+import { CoapError, ContentFormat, type CoapRequest, type CoapResponse } from '../src/coap/types.js';
 import type { RdConfig } from '../src/config.js';
 import type { Store } from '../src/store/index.js';
 import type { Registration } from '../src/store/types.js';
 import type { AttrValue, Link } from '../src/coap/link-format.js';
 import type { Directory } from './directory.js';
 import { compileCriterion, isExact, valueTest } from './match.js';
-import { parseLookupQuery, type LookupQuery, type QueryParam } from './query.js';
+import { distinctCriteria, parseLookupQuery, type LookupQuery } from './query.js';
 import { endpointLink, locationOf, resolve, resolvedText, resolveLink } from './resolved.js';
 
 /**
@@ -110,16 +110,9 @@ export class Lookup {
     return page.items;
   }
 
-  /** Distinct criteria (a repeated one tests nothing new), at most limits.maxLookupFilters of them. */
   private criteriaOf(query: LookupQuery): EndpointAndLinkCriterion[] {
-    const distinct = new Map<string, QueryParam>();
-    for (const param of query.criteria) {
-      distinct.set(param.value === true ? param.name : `${param.name}=${param.value}`, param);
-    }
-    if (distinct.size > this.limits.maxLookupFilters) {
-      throw badRequest(`too many lookup filters (${distinct.size}, at most ${this.limits.maxLookupFilters})`);
-    }
-    return [...distinct.values()].map((param) => this.compile(param.name, param.value));
+    const distinct = distinctCriteria(query.criteria, this.limits.maxLookupFilters);
+    return distinct.map((param) => this.compile(param.name, param.value));
   }
 
   /** The smallest set an index gives for the query's exact criteria; otherwise every live registration. */

@@ -117,3 +117,14 @@ function parseCounter(name: string, value: AttrValue): number {
   if (value === true || !/^[0-9]{1,9}$/.test(value)) throw badRequest(`${name} must be a non-negative integer`);
   return Number(value);
 }
+
+/**
+ * The distinct criteria of a lookup (a repeated one tests nothing new), at most `max` of them (4.00 beyond):
+ * one 60 KB datagram carried 15,000 `a=*` filters, and each one cost a pass over every link.
+ */
+export function distinctCriteria(criteria: readonly QueryParam[], max: number): QueryParam[] {
+  const distinct = new Map<string, QueryParam>();
+  for (const param of criteria) distinct.set(param.value === true ? param.name : `${param.name}=${param.value}`, param);
+  if (distinct.size > max) throw badRequest(`too many lookup filters (${distinct.size}, at most ${max})`);
+  return [...distinct.values()];
+}

@@ -43,7 +43,7 @@ export class RegistrationInterface {
 
   read = (_request: CoapRequest, id: string): CoapResponse => {
     const reg = this.directory.get(id);
-    if (!reg) throw notFound();
+    if (!reg) throw notFound(`no registration ${id} (removed or expired: register again)`);
     return { code: '2.05', contentFormat: ContentFormat.linkFormat, payload: formatLinkFormat(reg.links) };
   };
 
@@ -59,13 +59,14 @@ export class RegistrationInterface {
       request.payload.length > 0 ? readLinks(request, this.config.limits.maxLinksPerRegistration) : undefined;
     if (links) checkLinks(links, this.config.limits);
     const change = { lt: params.lt, base: params.base, et: params.et, attrs: params.extra, links };
-    if (!this.directory.update(id, change, sourceOf(request))) throw notFound();
+    if (!this.directory.update(id, change, sourceOf(request)))
+      throw notFound(`no registration ${id} (removed or expired: register again)`);
     return { code: '2.04' };
   };
 
   /** RFC 9176 §5.3.2. */
   remove = (_request: CoapRequest, id: string): CoapResponse => {
-    if (!this.directory.get(id)) throw notFound();
+    if (!this.directory.get(id)) throw notFound(`no registration ${id} (removed or expired: register again)`);
     this.directory.remove(id, 'deleted');
     return { code: '2.02' };
   };

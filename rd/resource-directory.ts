@@ -1,3 +1,4 @@
+import type { Endpoint } from '../src/coap/endpoint.js';
 import { CoapServer } from '../src/coap/server.js';
 import type { CoapClientApi } from '../src/coap/types.js';
 import type { RdConfig } from '../src/config.js';
@@ -23,6 +24,11 @@ export interface ResourceDirectoryDeps {
   config: RdConfig;
   /** Where the RD listens; `::` is dual-stack. Port 0 picks a free port (tests). */
   coap: { bind: string; port: number };
+  /**
+   * The gateway's endpoint, which the workers request from as well (one socket per bound address): the RD
+   * serves on it instead of opening its own on `coap`. Its owner opens it, joins its groups and closes it.
+   */
+  endpoint?: Endpoint;
   /** Fetches `/.well-known/core` for simple registration (RFC 9176 §5.1). */
   client: Pick<CoapClientApi, 'request'>;
   /** Multicast groups the RD's socket joins, so RD discovery (RFC 9176 §4) reaches it. */
@@ -64,6 +70,7 @@ export class ResourceDirectory {
     this.server = new CoapServer({
       handler: metrics ? metrics.handler(router.handle) : router.handle,
       log,
+      ...(deps.endpoint ? { endpoint: deps.endpoint } : {}),
       bind: deps.coap.bind,
       port: deps.coap.port,
       maxPayloadBytes: config.limits.maxPayloadBytes,

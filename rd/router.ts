@@ -52,9 +52,15 @@ export class Router {
 
   handle = (request: CoapRequest): CoapResponse | Promise<CoapResponse> => {
     const methods = this.routes[routeKey(request.path)];
-    if (!methods) throw notFound();
+    if (!methods) throw notFound(`no resource /${request.path.join('/')}`);
     const handler = methods[request.method] as RouteHandler | undefined;
-    if (!handler) throw new CoapError('4.05');
+    if (!handler) {
+      const allowed = Object.keys(methods).filter((key) => key !== 'rt');
+      throw new CoapError(
+        '4.05',
+        `${request.method} not allowed on /${request.path.join('/')} (${allowed.join(', ')})`,
+      );
+    }
     // Every GET resource of the RD serves link-format only: another Accept is 4.06 (RFC 7252 §5.10.4).
     if (request.method === 'GET' && request.accept !== undefined && request.accept !== ContentFormat.linkFormat) {
       throw new CoapError('4.06', 'only application/link-format (40)');

@@ -16,6 +16,6 @@ export function wellKnownCore(request: CoapRequest, interfaces: readonly Link[])
     criteria.every((c) => c.test(c.name === 'href' ? link.href : link.attrs[c.name])),
   );
   // RFC 6690 §4.1: a multicast query that matches nothing gets no answer (the server drops 4.xx to multicast).
-  if (links.length === 0 && request.multicast) throw notFound();
+  if (links.length === 0 && request.multicast) throw notFound('no matching link');
   return linkFormat(links.map(formatLink));
 }

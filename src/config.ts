@@ -94,6 +94,8 @@ const pinger = z
     timeoutMs: positive.default(2000),
     /** Consecutive missed pings that take a device offline. */
     missesBeforeOffline: z.number().int().positive().default(3),
+    /** An offline device is rechecked after 1 s, then at doubling intervals up to this. */
+    offlineRecheckMaxSeconds: seconds.default(5),
   })
   .strict();
 

@@ -8,6 +8,8 @@ import { Observer } from '../../observer/index.js';
 import { Pinger } from '../../pinger/index.js';
 import { Discovery, discoveredLifetime, multicastGroups, ResourceDirectory } from '../../rd/index.js';
 import { CoapClient } from '../coap/client.js';
+import { Endpoint } from '../coap/endpoint.js';
+import { DEFAULT_TIMING } from '../coap/timing.js';
 import { ConfigError, DEFAULT_API_KEY, type Config } from '../config.js';
 import { logActivity } from './activity-log.js';
 import { EventBus } from '../events.js';
@@ -68,6 +70,7 @@ export class Gateway {
   readonly rd: ResourceDirectory;
   readonly executer: Executer;
   readonly hub: Hub | null;
+  private readonly endpoint: Endpoint;
   /** Every metric of this process: the components', the core's and Node's (served at /metrics). */
   readonly metrics: Registry;
   private readonly client: CoapClient;
@@ -84,7 +87,17 @@ export class Gateway {
     this.store = openStore(config);
     this.bus = new EventBus((err, event) => log.error({ err, event }, 'an event listener failed'));
     logActivity(this.bus, log.child({ component: 'activity' }));
-    this.client = new CoapClient({ log: log.child({ component: 'coap-client' }) });
+    // docs/design.md "One CoAP endpoint per bound address": the RD's socket is also where every request to a
+    // device leaves from, so devices that connect() their socket or sit behind a NAT accept the answers.
+    this.endpoint = new Endpoint({
+      log: log.child({ component: 'coap' }),
+      bind: config.coap.bind,
+      port: config.coap.port,
+      timing: DEFAULT_TIMING,
+      // Joining All-CoAP-Nodes lets things find the RD and send simple registrations by multicast (RFC 9176 §4, §5.1).
+      multicastGroups: multicastGroups(config.discovery),
+    });
+    this.client = new CoapClient({ log: log.child({ component: 'coap-client' }), endpoint: this.endpoint });
     this.metrics = createRegistry();
     registerCoreMetrics(this.metrics, this.store, this.bus);
     const shared = (component: string) => ({
@@ -99,10 +112,17 @@ export class Gateway {
       config: config.rd,
       coap: config.coap,
       client: this.client,
-      // Joining All-CoAP-Nodes lets things find the RD and send simple registrations by multicast (RFC 9176 §4, §5.1).
-      multicastGroups: multicastGroups(config.discovery),
+      endpoint: this.endpoint,
     });
-    this.executer = new Executer({ ...shared('executer'), config: config.executer, client: this.client });
+    // The Observer and the Executer ask the Pinger to check a device that stopped answering (docs/design.md "Liveness").
+    const pinger = new Pinger({ ...shared('pinger'), config: config.pinger, client: this.client });
+    const checkLiveness = (deviceId: string): void => void pinger.check(deviceId);
+    this.executer = new Executer({
+      ...shared('executer'),
+      config: config.executer,
+      client: this.client,
+      checkLiveness,
+    });
     this.execute = timedCommands(this.metrics, (command) => this.executer.execute(command));
     this.hub =
       config.platform.url === null
@@ -131,8 +151,12 @@ export class Gateway {
           })
         : undefined;
 
-    const pinger = new Pinger({ ...shared('pinger'), config: config.pinger, client: this.client });
-    const observer = new Observer({ ...shared('observer'), config: config.observer, client: this.client });
+    const observer = new Observer({
+      ...shared('observer'),
+      config: config.observer,
+      client: this.client,
+      checkLiveness,
+    });
     const discovery = new Discovery({
       log: log.child({ component: 'discovery' }),
       config: config.discovery,
@@ -193,6 +217,7 @@ export class Gateway {
       }
     }
     await this.client.close();
+    await this.endpoint.close();
     this.store.close();
   }
 

@@ -20,6 +20,11 @@ import {
 
 export interface CoapClientOptions {
   log: Logger;
+  /**
+   * The endpoint to request from, shared with the server on the same socket (the gateway's RD port): its
+   * owner opens and closes it. Without one the client opens an endpoint of its own on `bind` and `port`.
+   */
+  endpoint?: Endpoint;
   /** Local address of the client socket; `::` (default) is dual-stack, an IPv4 address gives an IPv4-only socket. */
   bind?: string;
   port?: number;
@@ -57,6 +62,7 @@ export function outgoingRequest(options: CoapRequestOptions): OutgoingRequest {
 export class CoapClient implements CoapClientApi {
   private readonly log: Logger;
   private readonly endpoint: Endpoint;
+  private readonly ownsEndpoint: boolean;
   private readonly timing: TransmissionTiming;
   private readonly blockBytes: number;
   private readonly active = new Set<AbortController>();
@@ -67,17 +73,18 @@ export class CoapClient implements CoapClientApi {
     this.log = options.log;
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
     this.blockBytes = options.blockSize ?? 1024;
-    this.endpoint = new Endpoint({
-      log: options.log,
-      bind: options.bind ?? '::',
-      port: options.port ?? 0,
-      timing: this.timing,
-    });
+    this.ownsEndpoint = options.endpoint === undefined;
+    this.endpoint =
+      options.endpoint ??
+      new Endpoint({ log: options.log, bind: options.bind ?? '::', port: options.port ?? 0, timing: this.timing });
+    if (this.ownsEndpoint) {
+      this.endpoint.open().catch((error: unknown) => options.log.error({ err: error }, 'coap client could not bind'));
+    }
   }
 
   /** Resolves once the socket is bound; the local address, e.g. for a test server to expect requests from. */
   async address(): Promise<Peer> {
-    await this.endpoint.bound;
+    await this.endpoint.open();
     return this.endpoint.address();
   }
 
@@ -147,13 +154,18 @@ export class CoapClient implements CoapClientApi {
     }
   }
 
-  /** Ends observations, rejects pending requests, then closes the socket, in that order. */
+  /** Exchanges in progress: tests check that every request, ping and observation left nothing behind. */
+  inFlight(): { requests: number; observations: number; confirmables: number; listeners: number } {
+    return { requests: this.active.size, observations: this.observations.size, ...this.endpoint.inFlight() };
+  }
+
+  /** Ends observations, rejects pending requests, then closes the socket (when it is the client's own). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const stream of this.observations) stream.stop('cancelled');
     for (const controller of this.active) controller.abort(new CoapTransportError('coap client closed'));
-    await this.endpoint.close();
+    if (this.ownsEndpoint) await this.endpoint.close();
   }
 
   private track(): AbortController {

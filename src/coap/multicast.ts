@@ -31,7 +31,7 @@ export async function multicastRequest(
   const { log, timing } = options;
   const endpoint = new Endpoint({ log, timing, bind: isIPv4(options.host) ? '0.0.0.0' : '::', port: 0 });
   try {
-    await endpoint.bound;
+    await endpoint.open();
     if (options.interface !== undefined) await endpoint.setMulticastInterface(options.interface);
     const group = await resolvePeer(options.host, options.port);
     const token = endpoint.newToken(undefined);

@@ -1,29 +1,31 @@
-import dgram, { type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv4 } from 'node:net';
 import type { Logger } from '../log.js';
 import { Block1Assembler, Block2Cache } from './block.js';
-import { DedupCache } from './dedup-cache.js';
 import { encodeDatagram } from './encoder.js';
-import { bindSocket, literalLookup, openGroupSocket, tuneBuffers } from './sockets.js';
-import { decodeMessage, type Message, type MessageType } from './message.js';
+import { Endpoint, isUnanswerable, type IncomingRequest } from './endpoint.js';
+import { EMPTY_CODE } from './message.js';
 import { encodeUint, OptionNumber, szxFor } from './options.js';
-import { peerOf } from './peer.js';
 import { methodOf, readRequestOptions, type RequestOptions } from './request-options.js';
 import { bareResponse, echoBlock1, renderResponse, type WireResponse } from './response-options.js';
+import { DEFAULT_TIMING } from './timing.js';
 import { CoapError, type CoapHandler, type CoapRequest, type CoapResponse, type Peer } from './types.js';
 
 export interface CoapServerOptions {
   handler: CoapHandler;
   log: Logger;
+  /**
+   * The endpoint to serve on, shared with the client that requests from the same socket (the gateway's).
+   * Without one the server opens an endpoint of its own on `bind` and `port`.
+   */
+  endpoint?: Endpoint;
   /** Default `::`: one dual-stack socket; IPv4 peers arrive as `::ffff:a.b.c.d` and are shown as plain IPv4. */
   bind?: string;
   /** 0 picks an ephemeral port. */
-  port: number;
+  port?: number;
   /** Request payload limit after Block1 reassembly; larger gets 4.13 with Size1 (RFC 7959 §4). */
   maxPayloadBytes?: number;
   /** Called before the handler: allowed networks (4.03), rate limits (5.03 + Max-Age). */
   admit?: (peer: Peer) => CoapError | undefined;
-  /** Groups to join (e.g. 224.0.1.187, RFC 7252 §12.8); requests received on them have `multicast: true`. */
+  /** Groups to join (e.g. 224.0.1.187, RFC 7252 §12.8) on an endpoint of its own; a shared one joins its own. */
   multicastGroups?: Array<{ group: string; interface?: string }>;
 }
 
@@ -32,147 +34,78 @@ const DEFAULT_MAX_PAYLOAD = 64 * 1024;
 const MAX_BLOCK_SZX = szxFor(1024);
 const EMPTY = Buffer.alloc(0);
 
-/** RFC 7252 §4.2: CON and NON carry requests; ACK and RST only answer our own messages, which we never send. */
-const isRequestType = (type: MessageType): boolean => type === 'CON' || type === 'NON';
+export { isUnanswerable };
 
 /**
- * A datagram we must not answer: port 0 is not a valid source (RFC 768 makes it "no port"), and
- * replying to it throws in Node. Raw sockets cannot send from port 0, so tests check this function.
- */
-export const isUnanswerable = (remote: Pick<RemoteInfo, 'port'>): boolean => remote.port === 0;
-
-/** RFC 7252 §3: version 1 and a token of at most 8 bytes; anything else is a message format error. */
-function headerOf(datagram: Buffer): { type: MessageType; messageId: number; wellFormed: boolean } | undefined {
-  if (datagram.length < 4 || datagram[0]! >> 6 !== 1) return undefined;
-  const type = (['CON', 'NON', 'ACK', 'RST'] as const)[(datagram[0]! >> 4) & 3]!;
-  return { type, messageId: datagram.readUInt16BE(2), wellFormed: (datagram[0]! & 0x0f) <= 8 };
-}
-
-/**
- * The lean CoAP server the Resource Directory runs on (RFC 7252 server side, RFC 7959 block-wise):
- * coap-packet parses, `encodeDatagram` encodes. Chosen over the `coap` package's server for the faults our RD bench measured (docs/architecture.md):
- * unbounded dedup cache, leaked error text to the wrong peer, crash on source port 0.
+ * The lean CoAP server the Resource Directory runs on (RFC 7252 server side, RFC 7959 block-wise), the
+ * server role of an `Endpoint`: coap-packet parses, `encodeDatagram` encodes. Chosen over the `coap`
+ * package's server for the faults our RD bench measured (docs/architecture.md): unbounded dedup cache,
+ * leaked error text to the wrong peer, crash on source port 0.
  */
 export class CoapServer {
-  private socket: Socket | undefined;
-  private groupSockets: Socket[] = [];
-  private readonly dedup = new DedupCache();
+  private readonly endpoint: Endpoint;
+  private readonly ownsEndpoint: boolean;
   private readonly block1: Block1Assembler;
   private readonly bodies = new Block2Cache();
   private readonly maxPayloadBytes: number;
-  private nextMessageId = Math.floor(Math.random() * 0x10000);
-  /** Datagrams the wildcard socket got while multicast is on, processed after the group sockets' copies. */
-  private deferred: Array<[Buffer, RemoteInfo]> = [];
+  /** Separate responses still waiting for their ACK: close() ends their retransmissions. */
+  private readonly separate = new AbortController();
+  /** Requests answered with an empty ACK whose response goes separately. */
+  private readonly acknowledged = new Set<string>();
   private closed = false;
-  private dualStack = false;
 
   constructor(private readonly options: CoapServerOptions) {
     this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
     this.block1 = new Block1Assembler({ maxPayloadBytes: this.maxPayloadBytes });
+    this.ownsEndpoint = options.endpoint === undefined;
+    this.endpoint =
+      options.endpoint ??
+      new Endpoint({
+        log: options.log,
+        bind: options.bind ?? '::',
+        port: options.port ?? 0,
+        timing: DEFAULT_TIMING,
+        multicastGroups: options.multicastGroups ?? [],
+      });
   }
 
   async listen(): Promise<{ address: string; port: number }> {
-    const bind = this.options.bind ?? '::';
-    const groups = this.options.multicastGroups ?? [];
-    const reuseAddr = groups.length > 0;
-    const socket = isIPv4(bind)
-      ? dgram.createSocket({ type: 'udp4', reuseAddr, lookup: literalLookup })
-      : dgram.createSocket({ type: 'udp6', ipv6Only: false, reuseAddr, lookup: literalLookup });
-    this.socket = socket;
-    this.dualStack = !isIPv4(bind);
     this.closed = false;
-    try {
-      await bindSocket(socket, this.options.port, bind);
-    } catch (err) {
-      socket.close();
-      this.socket = undefined;
-      throw err;
-    }
-    tuneBuffers(socket);
-    // Linux also delivers a group's datagrams to an IPv4 wildcard socket on the port (IP_MULTICAST_ALL),
-    // often first: the unicast socket's datagrams wait one turn so the group socket's copy is seen
-    // first, marked multicast, and the other copy is dropped as a duplicate.
-    const wildcard = bind === '::' || bind === '0.0.0.0';
-    const deferUnicast = wildcard && groups.length > 0;
-    socket.on('message', (data, remote) =>
-      deferUnicast ? this.defer(data, remote) : this.receive(data, remote, false),
-    );
-    socket.on('error', (err) => this.options.log.warn({ err }, 'coap socket error'));
-    const { port } = socket.address();
-    for (const group of new Set(groups.map((g) => g.group))) {
-      const interfaces = groups.filter((g) => g.group === group).map((g) => g.interface);
-      const onMessage = (data: Buffer, remote: RemoteInfo): void => this.receive(data, remote, true);
-      const joined = await openGroupSocket(group, interfaces, port, this.options.log, onMessage);
-      if (joined !== undefined) this.groupSockets.push(joined);
-    }
+    await this.endpoint.open();
+    this.endpoint.serve((request) => this.receive(request));
     const address = this.address();
-    this.options.log.info({ ...address, groups: groups.map((g) => g.group) }, 'coap server listening');
+    const groups = (this.options.multicastGroups ?? []).map((g) => g.group);
+    this.options.log.info({ ...address, groups }, 'coap server listening');
     return address;
   }
 
   address(): { address: string; port: number } {
-    if (this.socket === undefined) throw new Error('CoapServer is not listening');
-    const { address, port } = this.socket.address();
+    if (!this.endpoint.isOpen) throw new Error('CoapServer is not listening');
+    const { address, port } = this.endpoint.address();
     return { address, port };
   }
 
+  /** Stops serving; closes the endpoint only when it is the server's own. */
   async close(): Promise<void> {
     this.closed = true;
-    const sockets = [...this.groupSockets, ...(this.socket === undefined ? [] : [this.socket])];
-    this.groupSockets = [];
-    this.socket = undefined;
-    this.deferred = [];
-    this.dedup.clear();
+    this.endpoint.serve(undefined);
+    this.separate.abort();
     this.block1.clear();
     this.bodies.clear();
-    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    if (this.ownsEndpoint) await this.endpoint.close();
   }
 
-  private defer(data: Buffer, remote: RemoteInfo): void {
-    if (this.deferred.push([data, remote]) > 1) return;
-    setImmediate(() => {
-      const batch = this.deferred;
-      this.deferred = [];
-      for (const [datagram, from] of batch) this.receive(datagram, from, false);
-    });
-  }
-
-  private receive(datagram: Buffer, remote: RemoteInfo, multicast: boolean): void {
-    if (this.closed || isUnanswerable(remote)) return;
-    const header = headerOf(datagram);
-    if (header === undefined || !isRequestType(header.type)) return;
-    let message: Message | undefined;
-    try {
-      message = header.wellFormed ? decodeMessage(datagram) : undefined;
-    } catch {
-      message = undefined;
-    }
-    // RFC 7252 §4.2, §4.3: a CON we cannot process (format error, ping, a response we never asked for) is
-    // rejected with RST; such a NON is silently ignored.
-    if (message === undefined || !message.code.startsWith('0.') || message.code === '0.00') {
-      if (header.type === 'CON') this.send(resetFor(header.messageId), remote);
-      return;
-    }
-    // A group's copy arrives as IPv4 and the dual-stack copy IPv4-mapped: one key for both.
-    const source = peerOf(remote.address, remote.port);
-    const key = `${source.address}|${source.port}|${message.messageId}`;
-    const seen = this.dedup.begin(key);
-    if (seen.seen) {
-      // RFC 7252 §4.5: a duplicate CON gets the same reply again; a duplicate still in progress, or a NON, nothing.
-      if (seen.reply !== undefined) this.send(seen.reply, remote);
-      return;
-    }
-    this.handle(message, remote, source, multicast, key);
-  }
-
-  private handle(message: Message, remote: RemoteInfo, source: Peer, multicast: boolean, key: string): void {
-    const reply = (response: WireResponse): void => this.reply(message, remote, multicast, key, response);
+  private receive(incoming: IncomingRequest): void {
+    if (this.closed) return;
+    const { message } = incoming;
+    const reply = (response: WireResponse): void => this.reply(incoming, response);
     const method = methodOf(message.code);
     // RFC 7252 §5.8: an unrecognised or unsupported method code is answered 4.05.
-    if (method === undefined) return reply(bareResponse('4.05'));
+    if (method === undefined) return reply(bareResponse('4.05', [], `unknown method code ${message.code}`));
     const read = readRequestOptions(message.options);
     if (!read.ok) return reply(bareResponse(read.code, [], read.diagnostic));
-    const body = this.requestBody(read.options, message.payload, key);
+    const { source, multicast } = incoming;
+    const body = this.requestBody(read.options, message.payload, incoming.key);
     if ('code' in body) return reply(body);
     const request: CoapRequest = {
       method,
@@ -184,6 +117,7 @@ export class CoapServer {
       payload: body.payload,
       source,
       multicast,
+      acknowledge: () => this.acknowledge(incoming),
     };
     const block2 = read.options.block2;
     // A GET's later blocks come from the body kept when its first block was served.
@@ -216,7 +150,11 @@ export class CoapServer {
   /** The whole request body: the payload itself, or Block1 blocks reassembled (RFC 7959 §2.5). */
   private requestBody(options: RequestOptions, payload: Buffer, key: string): { payload: Buffer } | WireResponse {
     const tooLarge = (): WireResponse =>
-      bareResponse('4.13', [{ number: OptionNumber.size1, value: encodeUint(this.maxPayloadBytes) }]);
+      bareResponse(
+        '4.13',
+        [{ number: OptionNumber.size1, value: encodeUint(this.maxPayloadBytes) }],
+        `request body larger than ${this.maxPayloadBytes} bytes`,
+      );
     if ((options.size1 ?? 0) > this.maxPayloadBytes) return tooLarge();
     const block = options.block1;
     if (block === undefined) return payload.length > this.maxPayloadBytes ? tooLarge() : { payload };
@@ -228,7 +166,7 @@ export class CoapServer {
       case 'continue':
         return bareResponse('2.31', [echoBlock1(block)]);
       case 'incomplete':
-        return bareResponse('4.08');
+        return bareResponse('4.08', [], 'Block1 blocks missing or out of order');
       case 'too-large':
         return tooLarge();
     }
@@ -243,41 +181,60 @@ export class CoapServer {
     return bareResponse('5.00');
   }
 
-  private reply(request: Message, remote: RemoteInfo, multicast: boolean, key: string, response: WireResponse): void {
+  /**
+   * RFC 7252 §5.2.2: an empty ACK now, the response later as a separate CON (what `acknowledge` asks for).
+   * Kept for the request's duplicates, so a retransmitted request is acknowledged again, not executed.
+   */
+  private acknowledge(incoming: IncomingRequest): void {
+    if (incoming.message.type !== 'CON' || this.acknowledged.has(incoming.key) || this.closed) return;
+    this.acknowledged.add(incoming.key);
+    const ack = encodeDatagram({
+      type: 'ACK',
+      code: EMPTY_CODE,
+      messageId: incoming.message.messageId,
+      token: EMPTY,
+      options: [],
+      payload: EMPTY,
+    });
+    this.endpoint.reply(incoming, ack, true);
+  }
+
+  private reply(incoming: IncomingRequest, response: WireResponse): void {
+    const { message: request, source, multicast } = incoming;
     // RFC 7252 §8.2: no error responses to multicast requests.
     if (multicast && (response.code.startsWith('4.') || response.code.startsWith('5.'))) return;
+    if (this.acknowledged.delete(incoming.key)) return this.sendSeparate(incoming, response);
     const confirmable = request.type === 'CON';
     const datagram = encodeDatagram({
       type: confirmable ? 'ACK' : 'NON',
       code: response.code,
-      messageId: confirmable ? request.messageId : this.takeMessageId(),
+      messageId: confirmable ? request.messageId : this.endpoint.nextMessageId(source),
       token: request.token,
       options: response.options,
       payload: response.payload,
     });
-    if (confirmable) this.dedup.complete(key, datagram);
-    this.send(datagram, remote);
+    this.endpoint.reply(incoming, datagram, confirmable);
   }
 
-  private takeMessageId(): number {
-    this.nextMessageId = (this.nextMessageId + 1) & 0xffff;
-    return this.nextMessageId;
-  }
-
-  private send(datagram: Buffer, remote: RemoteInfo): void {
-    if (this.closed || this.socket === undefined) return;
-    // A group socket's peer is plain IPv4; the dual-stack socket sends to it IPv4-mapped.
-    const address = this.dualStack && isIPv4(remote.address) ? `::ffff:${remote.address}` : remote.address;
-    // No callback (one tick less per reply): a failed send is lost like any datagram; CON peers retransmit.
-    this.socket.send(datagram, remote.port, address);
+  /** RFC 7252 §5.2.2: a separate response is a CON of its own, retransmitted until the client acknowledges it. */
+  private sendSeparate(incoming: IncomingRequest, response: WireResponse): void {
+    const { source } = incoming;
+    const message = {
+      type: 'CON' as const,
+      code: response.code,
+      messageId: this.endpoint.nextMessageId(source),
+      token: incoming.message.token,
+      options: response.options,
+      payload: response.payload,
+    };
+    this.endpoint.confirm(source, message, this.separate.signal).catch((err: unknown) => {
+      if (!this.separate.signal.aborted)
+        this.options.log.debug({ err, peer: source }, 'separate response unacknowledged');
+    });
   }
 }
 
 function errorResponse(err: CoapError): WireResponse {
   const options = err.maxAge === undefined ? [] : [{ number: OptionNumber.maxAge, value: encodeUint(err.maxAge) }];
   return bareResponse(err.code, options, err.message);
-}
-
-function resetFor(messageId: number): Buffer {
-  return encodeDatagram({ type: 'RST', code: '0.00', messageId, token: EMPTY, options: [], payload: EMPTY });
 }

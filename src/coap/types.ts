@@ -38,6 +38,11 @@ export interface CoapRequest {
   source: Peer;
   /** True when the request was sent to a multicast address (RFC 7252 §8). */
   multicast: boolean;
+  /**
+   * RFC 7252 §5.2.2: acknowledges a CON at once with an empty ACK; the handler's response then goes as a
+   * separate CON. For handlers that first talk to the requester (simple registration, RFC 9176 §5.1).
+   */
+  acknowledge?: () => void;
 }
 
 export interface CoapResponse {
@@ -69,7 +74,8 @@ export class CoapError extends Error {
 }
 
 export const badRequest = (message: string): CoapError => new CoapError('4.00', message);
-export const notFound = (message = ''): CoapError => new CoapError('4.04', message);
+/** Every 4.xx the RD sends says what was wrong in a short diagnostic payload (RFC 7252 §5.5.2). */
+export const notFound = (message: string): CoapError => new CoapError('4.04', message);
 
 /** What the gateway's CoAP client is asked to do (src/coap/client.ts implements CoapClientApi). */
 export interface CoapRequestOptions {

@@ -97,6 +97,15 @@ export class RegistrationRepository {
     return this.byDevice.get(deviceId);
   }
 
+  /**
+   * The registration of a device while its lifetime runs: docs/design.md "Addresses", a removed or expired
+   * registration is not pinged, observed or commanded, even before the expiry sweep has removed it.
+   */
+  live(deviceId: string, now = Date.now()): Registration | undefined {
+    const reg = this.byDevice.get(deviceId);
+    return reg !== undefined && reg.expiresAt > now ? reg : undefined;
+  }
+
   /** All registrations, oldest first (the stable order lookups page through). */
   all(): IterableIterator<Registration> {
     return this.byDevice.values();

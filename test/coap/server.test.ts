@@ -258,7 +258,8 @@ describe('CoapServer requests and replies (RFC 7252)', () => {
     expect(isUnanswerable({ port: 5683 })).toBe(false);
     fixture = await startServer(() => ({ code: '2.05' }));
     // No socket can send from port 0, so the datagram is injected where the kernel's would arrive.
-    const socket = (fixture.server as unknown as { socket: Socket }).socket;
+    const { endpoint } = fixture.server as unknown as { endpoint: { socket: Socket } };
+    const socket = endpoint.socket;
     const ping = Buffer.from([0x40, 0x00, 0x00, 0x01]);
     const get = Buffer.from([0x40, 0x01, 0x00, 0x02]);
     for (const datagram of [ping, get]) {

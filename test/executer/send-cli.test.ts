@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
 import { Thing } from '../../src/thing/index.js';
 import { runCli } from '../helpers/cli.js';
+import { storeDevice } from '../helpers/things.js';
 
 const log = silentLogger();
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -22,8 +23,7 @@ async function gatewayWithThing(): Promise<{ env: Record<string, string>; id: st
   await thing.start();
   const db = path.join(dir, 'gateway.db');
   const store = new Store({ file: db });
-  const { host, port } = thing.address();
-  const { id } = store.devices.create({ ep: 'lamp', d: null, host, port, source: 'registration' });
+  const { id } = storeDevice(store, thing);
   store.close();
   return { env: { COREGATE_DB: db }, id, thing };
 }

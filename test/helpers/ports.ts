@@ -6,7 +6,7 @@ import net from 'node:net';
  * a config file written before a process starts) or sockets that must share one port (multicast).
  */
 export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
-  const socket = dgram.createSocket('udp4');
+  const socket = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
   await new Promise<void>((resolve) => socket.bind(0, address, resolve));
   const { port } = socket.address();
   await new Promise<void>((resolve) => socket.close(resolve));

@@ -6,6 +6,7 @@ import type { CoapClientApi } from '../../src/coap/types.js';
 import { parseConfig } from '../../src/config.js';
 import type { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
+import { formatAddress } from '../../src/coap/peer.js';
 import { Store, type Device, type DeviceSource } from '../../src/store/index.js';
 import { Thing, type ThingOptions } from '../../src/thing/index.js';
 
@@ -29,10 +30,30 @@ export async function startThing(cleanup: Cleanup, options: Partial<ThingOptions
   return thing;
 }
 
-/** The thing as a known device, as the RD (or discovery) would have stored it. */
-export function storeDevice(store: Store, thing: Thing, source: DeviceSource = 'registration'): Device {
+/**
+ * The thing as a known device with a live registration (lifetime `lt` seconds), as the RD (or discovery)
+ * would have stored it: the workers ping, observe and command registered devices only.
+ */
+export function storeDevice(store: Store, thing: Thing, source: DeviceSource = 'registration', lt = 3600): Device {
   const { host, port } = thing.address();
-  return store.devices.create({ ep: thing.name, d: null, host, port, source });
+  const device = store.devices.create({ ep: thing.name, d: null, host, port, source });
+  const now = Date.now();
+  store.registrations.put({
+    deviceId: device.id,
+    ep: thing.name,
+    d: null,
+    base: `coap://${formatAddress(host, port)}`,
+    baseExplicit: false,
+    lt,
+    et: null,
+    attrs: {},
+    links: [],
+    discovered: source === 'discovery',
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + lt * 1000,
+  });
+  return device;
 }
 
 /** A real RD on a free loopback port over `store` and `bus`, fetching with `client`; stopped by `cleanup`. */

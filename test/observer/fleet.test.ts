@@ -49,11 +49,14 @@ describe('Observer with a real RD and a fleet registering at once', () => {
     await waitFor(
       () =>
         fleet.things.every((t) => t.observerCount >= OBSERVABLE) &&
-        observer.taskCount().observe === THINGS * OBSERVABLE,
+        observer.taskCount().observe === THINGS * OBSERVABLE &&
+        // Every observation's first response (the current value) has reached the bus.
+        new Set(telemetry.map((t) => `${t.device} ${t.path}`)).size === THINGS * OBSERVABLE,
       { what: 'every thing observed', timeoutMs: 20_000 },
     ).catch(() => undefined);
     // Barrier: every thing has its 2.01 (fleet.start() resolved) and the RD announces a registration before it
-    // answers it, so every registration event has reached the Observer; its observations are open at the things.
+    // answers it, so every registration event has reached the Observer; every observation is open at its thing and
+    // has delivered its first value.
     const wronglyObserved = fleet.things
       .filter((t) => t.observerCount !== OBSERVABLE)
       .map((t) => ({ thing: t.name, port: t.address().port, observers: t.observerCount }));
@@ -61,6 +64,12 @@ describe('Observer with a real RD and a fleet registering at once', () => {
     expect(observer.taskCount()).toEqual({ observe: THINGS * OBSERVABLE, poll: 0 });
 
     const ids = new Map(fleet.things.map((t) => [t.name, store.devices.findByEndpoint(null, t.name)!.id]));
+    // Barrier: a thing counts its observer when the request arrives, before its first notification (the
+    // registration's response) has travelled back; each device's first value must be in before counting afresh.
+    await waitFor(
+      () => [...ids.values()].every((id) => telemetry.some((t) => t.device === id && t.path === '/sensors/temp')),
+      { what: 'the first notification of every thing', timeoutMs: 15_000 },
+    );
     telemetry.splice(0);
     const sent = new Map<string, number[]>();
     for (let round = 0; round < 3; round++) {

@@ -73,9 +73,34 @@ describe('bad input', () => {
     expect((await client.request({ method: 'GET', uri: '/rd-lookup/ep', accept: 40 })).code).toBe('2.05');
   });
 
-  it('an unknown path is 4.04', async () => {
+  it('an unknown path is 4.04, saying which', async () => {
     for (const uri of ['/nothing', '/rd/a/b', '/rd-lookup', '/rd-lookup/xyz', '/.well-known/other']) {
-      expect((await client.request({ method: 'GET', uri })).code, uri).toBe('4.04');
+      expect(await client.request({ method: 'GET', uri }), uri).toMatchObject({
+        code: '4.04',
+        payload: `no resource ${uri}`,
+      });
+    }
+  });
+
+  it('every 4.xx carries a short diagnostic payload (RFC 7252 §5.5.2)', async () => {
+    const requests = [
+      { method: 'GET', uri: '/nothing' },
+      { method: 'PUT', uri: '/rd' },
+      { method: 'POST', uri: '/rd/unknown1' },
+      { method: 'DELETE', uri: '/rd/unknown1' },
+      { method: 'GET', uri: '/rd/unknown1' },
+      { method: 'GET', uri: '/rd-group/unknown1' },
+      { method: 'POST', uri: '/rd', payload: '</a>', contentFormat: 40 },
+      { method: 'POST', uri: '/rd?ep=x', payload: '<a', contentFormat: 40 },
+      { method: 'POST', uri: '/rd?ep=x', payload: 'a', contentFormat: 0 },
+      { method: 'POST', uri: '/rd?ep=x', payload: 'x'.repeat(1001), contentFormat: 40 },
+      { method: 'POST', uri: '/rd-group?gp=g', payload: '<>;ep="nobody"', contentFormat: 40 },
+      { method: 'GET', uri: '/rd-lookup/ep', accept: 50 },
+    ] as const;
+    for (const request of requests) {
+      const reply = await client.request(request);
+      expect(reply.code, `${request.method} ${request.uri}`).toMatch(/^4\./);
+      expect(reply.payload.length, `${request.method} ${request.uri} -> ${reply.code}`).toBeGreaterThan(0);
     }
   });
 

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CoapClient } from '../../src/coap/client.js';
+import { Endpoint } from '../../src/coap/endpoint.js';
+import { DEFAULT_TIMING } from '../../src/coap/timing.js';
 import { parseConfig, type RdConfig } from '../../src/config.js';
 import { DEVICE_EVENTS, EventBus, type GatewayEvents } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
@@ -24,8 +26,10 @@ export class RdFixture {
   readonly bus = new EventBus();
   store!: Store;
   rd!: ResourceDirectory;
-  /** The gateway's own CoAP client, which simple registration fetches with. */
+  /** The gateway's own CoAP client, which simple registration fetches with, on the RD's endpoint. */
   coapClient!: CoapClient;
+  /** One endpoint for the RD and its client, as the gateway has. */
+  endpoint!: Endpoint;
   readonly config: RdConfig;
   private readonly clients: TestClient[] = [];
 
@@ -42,7 +46,8 @@ export class RdFixture {
 
   async start(): Promise<this> {
     this.store = new Store({ file: path.join(this.dir, 'rd.db') });
-    this.coapClient = new CoapClient({ log: silentLogger() });
+    this.endpoint = new Endpoint({ log: silentLogger(), bind: '::', port: 0, timing: DEFAULT_TIMING });
+    this.coapClient = new CoapClient({ log: silentLogger(), endpoint: this.endpoint });
     this.rd = new ResourceDirectory({
       store: this.store,
       bus: this.bus,
@@ -50,6 +55,7 @@ export class RdFixture {
       config: this.config,
       coap: { bind: '::', port: 0 },
       client: this.coapClient,
+      endpoint: this.endpoint,
     });
     await this.rd.start();
     return this;
@@ -75,6 +81,7 @@ export class RdFixture {
     for (const client of this.clients.splice(0)) client.close();
     await this.rd.stop();
     await this.coapClient.close();
+    await this.endpoint.close();
     this.store.close();
   }
 

@@ -32,6 +32,21 @@ describe('groups (draft-ietf-core-resource-directory-11 §6.3)', () => {
     expect(read.payload).toContain(`</rd/${node2}>`);
   });
 
+  it('resolves a member named by ep alone when one sector has it; an ambiguous ep gets 4.00 saying so', async () => {
+    const sectored = await register(client, 'ep=lamp7&d=floor1', '</light>;rt="light"');
+    // draft-11 §6.5's example names members by ep only, without the sector they registered with.
+    const reply = await createGroup('<>;ep="lamp7"', 'gp=floor-lights');
+    expect(reply.code).toBe('2.01');
+    expect(rd.store.groups.get(reply.locationPath[1]!)!.members).toEqual([sectored]);
+
+    await register(client, 'ep=lamp7&d=floor2', '</light>;rt="light"');
+    const ambiguous = await createGroup('<>;ep="lamp7"', 'gp=all-lamps');
+    expect(ambiguous.code).toBe('4.00');
+    expect(ambiguous.payload).toBe('ep "lamp7" is registered in several sectors (floor1, floor2): give d');
+    const named = await createGroup('<>;ep="lamp7";d="floor2"', 'gp=all-lamps');
+    expect(named.code).toBe('2.01');
+  });
+
   it('accepts members named by their registration resource', async () => {
     const reply = await createGroup(`</rd/${node2}>`);
     expect(rd.store.groups.get(reply.locationPath[1]!)!.members).toEqual([node2]);

@@ -48,6 +48,9 @@ describe('lookups cost bounded work, whatever the directory size', () => {
     const reply = await the.client.request({ method: 'GET', uri: `/rd-lookup/res?${filters}` });
     expect(reply.code).toBe('4.00');
     expect(reply.payload).toBe('too many lookup filters (17, at most 16)');
+    // Group lookup (draft-ietf-core-resource-directory-11 §7) takes the same bound.
+    const groups = await the.client.request({ method: 'GET', uri: `/rd-lookup/gp?${filters}` });
+    expect([groups.code, groups.payload]).toEqual(['4.00', 'too many lookup filters (17, at most 16)']);
   });
 
   it('a lookup past its attribute-test budget is 5.03; a narrowed one is answered', async () => {

@@ -192,7 +192,7 @@ describe('registration resource (RFC 9176 §5.3.1, §5.3.2)', () => {
     );
   });
 
-  it('update from a new address moves an implicit base, keeps an explicit one', async () => {
+  it('update from a new address moves an implicit base and the device, keeps an explicit one and its address', async () => {
     const first = await rd.client();
     const moved = await rd.client();
     const implicit = await register(first, 'ep=implicit');
@@ -201,7 +201,9 @@ describe('registration resource (RFC 9176 §5.3.1, §5.3.2)', () => {
     expect((await moved.request({ method: 'POST', uri: `/rd/${explicit}` })).code).toBe('2.04');
     expect(rd.store.registrations.get(implicit)!.base).toBe(`coap://127.0.0.1:${moved.localPort}`);
     expect(rd.store.registrations.get(explicit)!.base).toBe('coap://fixed.example.com');
-    expect(rd.store.devices.get(explicit)!.port).toBe(moved.localPort);
+    // RFC 9176 §5.1, §5.3.1: the device is reached at its base; a new source moves only an implicit one.
+    expect(rd.store.devices.get(implicit)).toMatchObject({ host: '127.0.0.1', port: moved.localPort });
+    expect(rd.store.devices.get(explicit)).toMatchObject({ host: 'fixed.example.com', port: 5683 });
   });
 
   it('update with a link-format payload replaces the links', async () => {

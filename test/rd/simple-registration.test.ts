@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../helpers/wait.js';
 import { RdFixture } from './fixture.js';
 
 let rd: RdFixture;
@@ -12,20 +11,20 @@ afterEach(async () => {
 
 describe('simple registration (RFC 9176 §5.1)', () => {
   for (const path of ['/.well-known/rd', '/.well-known/core']) {
-    it(`POST ${path}?ep=... answers 2.04, then fetches /.well-known/core and registers it`, async () => {
+    it(`POST ${path}?ep=... is acknowledged, fetches /.well-known/core from the RD's port, then answers 2.04`, async () => {
       const device = await rd.client();
       device.wellKnownCore = '</sen/temp>;rt="temperature";obs';
       const reply = await device.request({ method: 'POST', uri: `${path}?ep=simple1&lt=6000` });
+      // RFC 9176 §5.1: empty ACK first, the fetch, then 2.04 as a separate CON (acknowledged by the device).
       expect(reply.code).toBe('2.04');
-      const found = await waitFor(
-        async () => {
-          const lookup = await device.request({ method: 'GET', uri: '/rd-lookup/res?ep=simple1' });
-          return lookup.payload || undefined;
-        },
-        { what: 'simple registration' },
-      );
+      expect(device.emptyAcks).toBe(1);
+      expect(device.separate).toEqual(['2.04']);
+      expect(device.served).toEqual(['.well-known/core']);
+      expect(device.servedFrom).toEqual([rd.port]);
+      // Registered before the 2.04 was sent: a lookup right after finds it.
+      const lookup = await device.request({ method: 'GET', uri: '/rd-lookup/res?ep=simple1' });
       const base = `coap://127.0.0.1:${device.localPort}`;
-      expect(found).toBe(`<${base}/sen/temp>;rt="temperature";obs;anchor="${base}"`);
+      expect(lookup.payload).toBe(`<${base}/sen/temp>;rt="temperature";obs;anchor="${base}"`);
       const [reg] = [...rd.store.registrations.all()];
       expect(reg).toMatchObject({ ep: 'simple1', lt: 6000, baseExplicit: false });
       expect(rd.store.devices.get(reg!.deviceId)!.source).toBe('simple');
@@ -41,11 +40,11 @@ describe('simple registration (RFC 9176 §5.1)', () => {
     expect((await device.request({ method: 'POST', uri: '/.well-known/rd' })).code).toBe('4.00');
   });
 
-  it('registers nothing when the requester does not serve /.well-known/core', async () => {
+  it('registers nothing and answers 5.02 with a diagnostic when the requester does not serve /.well-known/core', async () => {
     const device = await rd.client();
-    expect((await device.request({ method: 'POST', uri: '/.well-known/rd?ep=silent' })).code).toBe('2.04');
-    await waitFor(() => device.served.includes('.well-known/core'), { what: 'the RD fetching /.well-known/core' });
-    await rd.reopen(); // stop() waits for the fetch in flight to finish
+    const reply = await device.request({ method: 'POST', uri: '/.well-known/rd?ep=silent' });
+    expect(reply).toMatchObject({ code: '5.02', payload: 'GET /.well-known/core answered 4.04' });
+    expect(device.served).toEqual(['.well-known/core']);
     expect(rd.store.registrations.count()).toBe(0);
     expect(rd.store.devices.count()).toBe(0);
   });

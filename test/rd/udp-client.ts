@@ -44,10 +44,13 @@ export class TestClient {
   private readonly socket: dgram.Socket;
   private readonly waiting = new Map<string, (packet: ParsedPacket) => void>();
   private messageId = Math.floor(Math.random() * 0xffff);
+  /** The token of each request sent, by message id. */
+  private readonly tokens = new Map<number, Buffer>();
   /** Links this client serves at `/.well-known/core`, as a device doing simple registration does. */
   wellKnownCore: string | undefined;
-  /** Paths of the requests this client has answered. */
+  /** Paths of the requests this client has answered, and the source port each came from. */
   readonly served: string[] = [];
+  readonly servedFrom: number[] = [];
 
   constructor(
     private readonly host: string,
@@ -61,8 +64,12 @@ export class TestClient {
       } catch {
         return;
       }
-      if (packet.code.startsWith('0.') && packet.code !== '0.00') this.serve(packet, remote);
-      else this.waiting.get(packet.token.toString('hex'))?.(packet);
+      if (packet.code.startsWith('0.') && packet.code !== '0.00') return this.serve(packet, remote);
+      // RFC 7252 §5.2.2: a separate response comes as a CON of its own and is acknowledged.
+      if (packet.confirmable) this.acknowledge(packet, remote);
+      // An empty ACK carries no token: it answers the request with its message id (RFC 7252 §4.2).
+      const token = packet.ack && packet.code === '0.00' ? this.tokens.get(packet.messageId) : packet.token;
+      if (token !== undefined) this.waiting.get(token.toString('hex'))?.(packet);
     });
   }
 
@@ -88,6 +95,7 @@ export class TestClient {
     options.push(...(req.extraOptions ?? []));
     const token = randomBytes(4);
     this.messageId = (this.messageId + 1) & 0xffff;
+    this.tokens.set(this.messageId, token);
     const datagram = generate(
       {
         code: req.method,
@@ -112,8 +120,19 @@ export class TestClient {
         this.socket.send(datagram, this.port, this.host);
       };
       const timer = setInterval(send, 1000);
+      let giveUp: NodeJS.Timeout | undefined;
       this.waiting.set(token.toString('hex'), (reply) => {
-        if (reply.code === '0.00') return; // an empty ACK: the answer comes separately
+        if (reply.code === '0.00') {
+          // An empty ACK: the answer comes separately (RFC 7252 §5.2.2); no more retransmissions.
+          this.emptyAcks++;
+          clearInterval(timer);
+          giveUp = setTimeout(() => {
+            this.waiting.delete(token.toString('hex'));
+            reject(new Error(`no separate response to ${req.method} ${req.uri}`));
+          }, 15_000);
+          return;
+        }
+        clearTimeout(giveUp);
         clearInterval(timer);
         this.waiting.delete(token.toString('hex'));
         resolve(reply);
@@ -138,6 +157,7 @@ export class TestClient {
       .map((o) => o.value.toString())
       .join('/');
     this.served.push(path);
+    this.servedFrom.push(remote.port);
     const found = path === '.well-known/core' && this.wellKnownCore !== undefined;
     const reply = generate({
       ack: packet.confirmable,
@@ -149,6 +169,17 @@ export class TestClient {
       payload: Buffer.from(found ? this.wellKnownCore! : ''),
     });
     this.socket.send(reply, remote.port, remote.address);
+  }
+
+  /** Separate responses received (CON responses this client acknowledged). */
+  readonly separate: string[] = [];
+  /** Empty ACKs received before a separate response. */
+  emptyAcks = 0;
+
+  private acknowledge(packet: ParsedPacket, remote: dgram.RemoteInfo): void {
+    this.separate.push(packet.code);
+    const ack = generate({ ack: true, code: '0.00', messageId: packet.messageId, token: Buffer.alloc(0) });
+    this.socket.send(ack, remote.port, remote.address);
   }
 
   close(): void {

@@ -43,4 +43,33 @@ describe('coregate thing', () => {
     expect(child.exitCode).toBe(0);
     expect(seen.filter((s) => s.startsWith('DELETE')).length).toBe(3);
   });
+
+  // An IPv4 socket cannot send to an IPv6 address (EINVAL): the things listen in the RD's family.
+  for (const [bind, authority] of [
+    ['::1', '[::1]'],
+    ['::', 'localhost'],
+  ] as const) {
+    it(`registers with an RD given as coap://${authority}:PORT`, async () => {
+      const seen: string[] = [];
+      const rd = createServer({ type: 'udp6' }, (req: IncomingMessage, res: OutgoingMessage) => {
+        seen.push(`${req.method} ${req.url} from ${req.rsinfo.address}`);
+        res.code = req.method === 'POST' ? '2.01' : '2.02';
+        if (req.method === 'POST') res.setOption('Location-Path', [Buffer.from('rd'), Buffer.from('1')]);
+        res.end();
+      });
+      await new Promise<void>((resolve) => rd.listen(0, bind, () => resolve()));
+      cleanup.push(() => void rd.close());
+      const rdPort = (rd._sock as Socket).address().port;
+      const child = startCli(['thing', '--rd', `coap://${authority}:${rdPort}`, '--interval', '0']);
+      cleanup.push(() => stopProcess(child));
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      await waitFor(() => seen.some((s) => s.startsWith('POST /rd?ep=thing-1')), { what: `registration (${output})` });
+      await stopProcess(child);
+      expect(child.exitCode).toBe(0);
+      expect(output).not.toContain('EINVAL');
+      expect(seen.some((s) => s.startsWith('DELETE /rd/1'))).toBe(true);
+    });
+  }
 });

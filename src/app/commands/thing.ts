@@ -1,4 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { createLogger } from '../../log.js';
 import { Fleet, type RdTarget, type RegistrationMode } from '../../thing/index.js';
 import { integerIn, untilStopSignal } from './options.js';
@@ -8,7 +10,7 @@ interface ThingCommandOptions {
   rd: RdTarget;
   simple?: boolean;
   register: boolean;
-  host: string;
+  host?: string;
   port: number;
   lifetime: number;
   name: string;
@@ -27,6 +29,20 @@ export function parseRdUri(value: string): RdTarget {
   return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? 5683 : Number(url.port) };
 }
 
+/**
+ * The RD's address as a literal (a host name resolved once), and the address the things listen on when
+ * `--host` is not given: a socket sends only to its own family (an IPv4 socket sending to `::1` fails with
+ * EINVAL), and registrations go out from the things' own sockets (RFC 9176 §5.3), so they must be of the
+ * RD's family; loopback for a loopback RD, the wildcard otherwise.
+ */
+export async function reachRd(rd: RdTarget, host: string | undefined): Promise<{ rd: RdTarget; host: string }> {
+  const literal = isIP(rd.host) !== 0 ? rd.host : (await lookup(rd.host)).address;
+  const v6 = isIP(literal) === 6;
+  const loopback = v6 ? literal === '::1' : literal.startsWith('127.');
+  const matching = v6 ? (loopback ? '::1' : '::') : loopback ? '127.0.0.1' : '0.0.0.0';
+  return { rd: { host: literal, port: rd.port }, host: host ?? matching };
+}
+
 function registrationMode(options: ThingCommandOptions): RegistrationMode {
   if (!options.register) return 'none';
   return options.simple ? 'simple' : 'full';
@@ -40,7 +56,7 @@ export function register(program: Command): void {
     .option('--rd <uri>', 'the Resource Directory to register with', parseRdUri, parseRdUri('coap://127.0.0.1:5683'))
     .option('--simple', 'simple registration (RFC 9176 §5.1) instead of full registration')
     .option('--no-register', 'do not register: discoverable only')
-    .option('--host <address>', 'address the things listen on', '127.0.0.1')
+    .option('--host <address>', "address the things listen on (default: loopback or wildcard of the RD's family)")
     .option('--port <port>', 'first port (thing n gets PORT+n-1); 0 picks free ports', integerIn(0, 65535), 0)
     .option('--lifetime <seconds>', 'registration lifetime lt', integerIn(1, 4_294_967_295), 90_000)
     .option('--name <prefix>', 'endpoint name prefix: PREFIX-1, PREFIX-2, ...', 'thing')
@@ -48,13 +64,17 @@ export function register(program: Command): void {
     .action(async (options: ThingCommandOptions) => {
       const log = createLogger();
       const mode = registrationMode(options);
+      const target = await reachRd(options.rd, options.host).catch((err: Error) => {
+        log.error({ rd: options.rd.host, err: err.message }, 'cannot resolve the RD host');
+        process.exit(1);
+      });
       const fleet = new Fleet({
         log,
         count: options.count,
         namePrefix: options.name,
-        host: options.host,
+        host: target.host,
         basePort: options.port,
-        rd: mode === 'none' ? undefined : options.rd,
+        rd: mode === 'none' ? undefined : target.rd,
         registration: mode,
         lifetime: options.lifetime,
         sensorIntervalMs: options.interval,

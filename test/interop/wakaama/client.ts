@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCRIPT = path.join(HERE, 'build-wakaama.sh');
 
-/** Wakaama's snapshot id, as tests name it in their titles (DESIGN.md interop convention). */
+/** Wakaama's snapshot id, as tests name it in their titles (docs/architecture.md, interop tests). */
 export const WAKAAMA = 'Wakaama fc4c431 lwm2mclient';
 
 export type Binding = 'U' | 'UQ';
@@ -29,14 +29,23 @@ export function wakaamaClient(binding: Binding): { path: string } | { skip: stri
   for (const file of ['build-wakaama.sh', 'wakaama-fc4c431.tar.gz'])
     hash.update(fs.readFileSync(path.join(HERE, file)));
   const out = path.join(os.tmpdir(), `coregate-wakaama-${hash.digest('hex').slice(0, 12)}-${binding}`);
+  const binary = path.join(out, 'lwm2mclient');
+  if (fs.existsSync(binary)) return { path: binary };
+  // Test files run in parallel: each builds into a scratch folder and the binary is renamed into place
+  // (atomic), so no process ever runs a half-copied file.
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-wakaama-build-'));
   try {
-    const built = execFileSync('bash', [SCRIPT, out], {
+    const built = execFileSync('bash', [SCRIPT, scratch], {
       env: { ...process.env, WAKAAMA_BINDING: binding },
       encoding: 'utf8',
     });
-    return { path: built.trim().split('\n').at(-1)! };
+    fs.mkdirSync(out, { recursive: true });
+    fs.renameSync(built.trim().split('\n').at(-1)!, binary);
+    return { path: binary };
   } catch (err) {
     return { skip: `build-wakaama.sh failed: ${(err as Error).message.split('\n')[0]}` };
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
