@@ -1,3 +1,5 @@
+import { intern } from '../../src/coap/intern.js';
+import type { Attrs, Link } from '../../src/coap/link-format.js';
 import type { Db, DeviceInfo, WriteBatch } from '../../src/store/index.js';
 
 /** A device as the platform sees it: the gateway's view plus which gateway holds it. */
@@ -57,6 +59,7 @@ export class DeviceRegistry {
   upsert(gateway: string, info: DeviceInfo, previous = this.byId.get(info.id)): HubDevice {
     const device: HubDevice = {
       ...info,
+      resources: info.resources.map(shared),
       gateway,
       lastSeen: Math.max(info.lastSeen, previous?.lastSeen ?? 0),
       statusSince: previous?.status === info.status ? previous.statusSince : Date.now(),
@@ -103,4 +106,14 @@ export class DeviceRegistry {
     });
     this.touched.clear();
   }
+}
+
+/**
+ * A link whose strings are the interned ones: each event frame is parsed into fresh strings, and thousands of devices
+ * repeat the same hrefs and attributes (`/sensors/temp`, `rt="temperature"`), about 0.2 KB per device in the hub.
+ */
+function shared(link: Link): Link {
+  const attrs: Attrs = {};
+  for (const [name, value] of Object.entries(link.attrs)) attrs[intern(name)] = value === true ? true : intern(value);
+  return { href: intern(link.href), attrs };
 }
