@@ -5,6 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { LoggedProcess, logPorts } from '../helpers/processes.js';
+import { PROMTOOL, promtoolCheck, sample } from '../helpers/prometheus.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -26,6 +27,7 @@ let lone: LoggedProcess;
 let context: BrowserContext;
 let page: Page;
 let base: string;
+let profile: string;
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
@@ -41,7 +43,13 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
       discovery: { enabled: false },
       pinger: { intervalSeconds: 1, timeoutMs: 300, missesBeforeOffline: 1, jitter: 0 },
       platform: { gatewayId: 'gw-dashboard' },
-      hub: { port: 0, db: path.join(dir, 'hub.db'), apiKey: KEY },
+      hub: {
+        port: 0,
+        db: path.join(dir, 'hub.db'),
+        apiKey: KEY,
+        // Nothing listens on the discard port: every delivery fails, and the gateways page must say so.
+        webhooks: [{ url: 'http://127.0.0.1:9/hook', events: ['device.*'] }],
+      },
     };
     const file = path.join(dir, 'config.json');
     fs.writeFileSync(file, JSON.stringify(config));
@@ -50,7 +58,7 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
     const rd = `coap://127.0.0.1:${await gateway.number(logPorts.rd, 'the RD port')}`;
     fleet = new LoggedProcess(['thing', '--count', '3', '--rd', rd, '--interval', '300']);
     lone = new LoggedProcess(['thing', '--count', '1', '--name', 'lone', '--rd', rd, '--interval', '0']);
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-chromium-'));
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
@@ -76,6 +84,7 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
     await fleet?.stop();
     await gateway?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
   });
 
   it('asks for the API key, refuses a wrong one clearly, and never has it in the page', async () => {
@@ -200,6 +209,8 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
     const row = page.locator('tr', { hasText: 'gw-dashboard' });
     await row.waitFor();
     expect(await row.locator('.status').textContent()).toBe('connected');
+    const hook = page.locator('tr', { hasText: 'http://127.0.0.1:9/hook' });
+    expect(Number(await hook.locator('td').nth(2).textContent())).toBeGreaterThan(0);
     await shot('7-gateways');
   });
 
@@ -224,4 +235,25 @@ describe.skipIf(!hasChromium)('dashboard', { timeout: 60_000 }, () => {
       await bulk.stop();
     }
   });
+
+  it.skipIf(!fs.existsSync(PROMTOOL))(
+    'serves the gateway and hub metrics on the embedded hub, promtool-clean',
+    async () => {
+      const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
+      expect(sample(text, 'coregate_hub_gateways_connected')).toBe(1);
+      expect(sample(text, 'coregate_hub_subscribers')).toBeGreaterThanOrEqual(1);
+      expect(sample(text, 'coregate_commands_total', { result: 'success' })).toBe(2);
+      expect(sample(text, 'coregate_hub_webhook_failures_total')).toBeGreaterThan(0);
+      expect(
+        sample(text, 'coregate_hub_http_request_duration_seconds_count', {
+          method: 'GET',
+          route: 'dashboard',
+          status: '200',
+        }),
+      ).toBeGreaterThan(0);
+    },
+  );
 });

@@ -62,6 +62,14 @@ describe('quick start', () => {
     expect(gatewayLog).toMatch(/embedded hub: HTTP API on http:\/\/127\.0\.0\.1:\d+\/v1\/devices/);
   });
 
+  it('serves the dashboard at / and health without the key', async () => {
+    const page = await hub('/', { headers: { 'X-API-Key': '' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<script type="module" src="/dashboard/main.js"></script>');
+    expect((await hub('/healthz', { headers: { 'X-API-Key': '' } })).status).toBe(200);
+  });
+
   it('registers simulated things, shows them online with their telemetry, and runs a command end to end', async () => {
     const rdPort = portFromLog(/resource directory listening on udp :: port (\d+)/)!;
     things = startCli(['thing', '--count', '2', '--rd', `coap://127.0.0.1:${rdPort}`, '--interval', '200']);
