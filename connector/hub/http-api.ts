@@ -12,8 +12,8 @@ import { commandFrameOf, sendBodySchema } from './send-command.js';
 export interface HttpApiDeps {
   log: Logger;
   apiKey: string;
-  registry: DeviceRegistry;
-  sessions: GatewaySessions;
+  registry: Pick<DeviceRegistry, 'list' | 'get'>;
+  sessions: Pick<GatewaySessions, 'command' | 'isConnected'>;
   pubsub: PubSub;
   maxBodyBytes: number;
   commandTimeoutMs: number;

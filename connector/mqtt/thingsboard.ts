@@ -7,9 +7,9 @@ import {
   type EventFrame,
   type ResultFrame,
   type TelemetryFrame,
+  thingsboardTopics as topics,
 } from '../protocol/index.js';
 import type { Dialect, Inbound, Publish } from './publish.js';
-import { thingsboardTopics as topics } from './topics.js';
 
 /**
  * ThingsBoard's Gateway MQTT API (thingsboard.io/docs/reference/gateway-mqtt-api/): what the gateway publishes
