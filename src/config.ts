@@ -79,7 +79,9 @@ const discovery = z
     mdns: z.boolean().default(true),
     intervalSeconds: seconds.default(300),
     /** How long a multicast round collects answers. */
-    waitMs: positive.default(2000),
+    // RFC 7252 §8.2: a server may wait up to its Leisure (5 s by default) before answering a multicast
+    // request; libcoap's coap-server does (1-3 s measured). Leisure plus a margin finds every conformant server.
+    waitMs: positive.default(6000),
     groups: z.array(z.string()).default(['224.0.1.187', 'ff02::fd']),
   })
   .strict();

@@ -15,6 +15,7 @@ import type { PendingCommands } from './commands.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { GatewaySession, type GatewayLinkInfo, type SessionHost } from './gateway-session.js';
 import { HttpError } from './http-io.js';
+import { hubEventOf } from './hub-events.js';
 import type { SeqLedger } from './seq-ledger.js';
 
 export interface GatewaySessionsDeps {
@@ -143,18 +144,13 @@ export class GatewaySessions implements SessionHost {
   upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame | CommandStatusFrame): void {
     const gateway = session.gateway!;
     if (frame.type === 'command_status') return this.commandStatus(session, frame);
-    if (frame.type === 'telemetry') {
-      this.deps.registry.touch(frame.device, frame.ts);
-      const { type: _type, seq: _seq, ...telemetry } = frame;
-      this.deps.publish(`telemetry/${frame.device}`, { gateway, ...telemetry });
-      return;
-    }
-    if (frame.seq > session.snapshotSeq) {
+    if (frame.type === 'telemetry') this.deps.registry.touch(frame.device, frame.ts);
+    else if (frame.seq > session.snapshotSeq) {
       if (frame.name === 'device.removed') this.deps.registry.remove(frame.device.id);
       else this.deps.registry.upsert(gateway, frame.device);
     }
-    const { type: _type, seq: _seq, name, ...event } = frame;
-    this.deps.publish(name, { gateway, ...event });
+    const { name, data } = hubEventOf(gateway, frame);
+    this.deps.publish(name, data);
   }
 
   /** Records a queued command's move, answers whoever waits on it, and announces a finished one (`command.result`). */

@@ -13,10 +13,11 @@ import { commandFrameOf, sendBodySchema } from './send-command.js';
 export interface HttpApiDeps {
   log: Logger;
   apiKey: string;
-  registry: DeviceRegistry;
-  sessions: GatewaySessions;
+  registry: Pick<DeviceRegistry, 'list' | 'get'>;
+  sessions: Pick<GatewaySessions, 'command' | 'isConnected'>;
   pubsub: PubSub;
-  queued: QueuedCommandsApi;
+  /** Absent on a hub that keeps no command records (a hub on a broker): queued sends are then 501. */
+  queued?: QueuedCommandsApi;
   maxBodyBytes: number;
   commandTimeoutMs: number;
   maxCommandTimeoutMs: number;
@@ -57,17 +58,7 @@ export class HttpApi {
       { method: 'POST', pattern: /^\/v1\/devices\/(?<id>[^/]+)\/send$/, handler: send },
       // Cometa's route; its application id has no meaning here, the API key alone authorises.
       { method: 'POST', pattern: /^\/v1\/applications\/(?<app>[^/]+)\/devices\/(?<id>[^/]+)\/send$/, handler: send },
-      {
-        method: 'GET',
-        pattern: /^\/v1\/devices\/(?<id>[^/]+)\/commands$/,
-        handler: (_q, res, url, p) => queued.list(res, p.id!, url),
-      },
-      { method: 'GET', pattern: /^\/v1\/commands\/(?<id>[^/]+)$/, handler: (_q, res, _u, p) => queued.get(res, p.id!) },
-      {
-        method: 'DELETE',
-        pattern: /^\/v1\/commands\/(?<id>[^/]+)$/,
-        handler: (_q, res, _u, p) => queued.cancel(res, p.id!),
-      },
+      ...(queued ? queuedRoutes(queued) : []),
       { method: 'POST', pattern: /^\/publish$/, handler: (req, res, url) => this.publish(req, res, url) },
       ...(deps.routes ?? []),
     ];
@@ -140,6 +131,13 @@ export class HttpApi {
       );
     }
     if (body.queue === true || ['1', 'true'].includes(url.searchParams.get('queue') ?? '')) {
+      if (this.deps.queued === undefined) {
+        throw new HttpError(
+          501,
+          'not_supported',
+          'this hub keeps no queued commands; send through a hub with gateway sockets',
+        );
+      }
       frame.queue = true;
       return this.deps.queued.send(res, device.gateway, frame);
     }
@@ -190,4 +188,20 @@ function decodeParams(groups: Params): Params {
     }
   }
   return params;
+}
+
+function queuedRoutes(queued: QueuedCommandsApi): Route[] {
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/v1\/devices\/(?<id>[^/]+)\/commands$/,
+      handler: (_q, res, url, p) => queued.list(res, p.id!, url),
+    },
+    { method: 'GET', pattern: /^\/v1\/commands\/(?<id>[^/]+)$/, handler: (_q, res, _u, p) => queued.get(res, p.id!) },
+    {
+      method: 'DELETE',
+      pattern: /^\/v1\/commands\/(?<id>[^/]+)$/,
+      handler: (_q, res, _u, p) => queued.cancel(res, p.id!),
+    },
+  ];
 }

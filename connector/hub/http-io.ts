@@ -19,6 +19,7 @@ export type ApiErrorCode =
   | 'queue_full'
   | 'unknown_command'
   | 'not_cancellable'
+  | 'not_supported'
   | 'internal';
 
 /** Thrown by handlers, rendered once by the router as `{error: {code, message}}` with `status`. */

@@ -1,4 +1,3 @@
-import type { Db } from '../../src/store/index.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { GatewaySessions } from './gateway-sessions.js';
 import type { DeviceHistory } from './history.js';
@@ -6,10 +5,17 @@ import { unknownDevice, type Route } from './http-api.js';
 import { sendJson } from './http-io.js';
 import type { WebhookStats } from './webhooks.js';
 
+/** What a hub remembers of a gateway beyond its live link (the WebSocket hub: its `gateways` table). */
+export interface StoredGateway {
+  id: string;
+  last_seq: number;
+  last_connected_at: number | null;
+}
+
 export interface ReadApiDeps {
-  db: Db;
-  registry: DeviceRegistry;
-  sessions: GatewaySessions;
+  storedGateways: () => StoredGateway[];
+  registry: Pick<DeviceRegistry, 'list' | 'get'>;
+  sessions: Pick<GatewaySessions, 'info' | 'lastSeq'>;
   history: DeviceHistory;
   /** Gateway ids allowed to connect (configured, plus the embedded hub's own gateway). */
   knownGateways: () => Iterable<string>;
@@ -30,12 +36,6 @@ export interface GatewayView {
   duplicates: number;
 }
 
-interface GatewayRow {
-  id: string;
-  last_seq: number;
-  last_connected_at: number | null;
-}
-
 /**
  * Read routes beyond the platform's device routes, so the dashboard (and anyone) can show what the hub knows:
  * its gateways and their links, a device's recent history, and the webhook targets with their counts.
@@ -43,11 +43,7 @@ interface GatewayRow {
 export class ReadApi {
   /** When each gateway's link last went down while this hub ran. */
   private readonly disconnectedAt = new Map<string, number>();
-  private readonly rowsStmt;
-
-  constructor(private readonly deps: ReadApiDeps) {
-    this.rowsStmt = deps.db.prepare('SELECT id, last_seq, last_connected_at FROM gateways');
-  }
+  constructor(private readonly deps: ReadApiDeps) {}
 
   /** For the pub/sub's publish listener: notes when links go down. */
   record = (name: string, data: unknown): void => {
@@ -78,7 +74,7 @@ export class ReadApi {
 
   gateways(): GatewayView[] {
     const { sessions, registry } = this.deps;
-    const rows = new Map((this.rowsStmt.all() as GatewayRow[]).map((row) => [row.id, row]));
+    const rows = new Map(this.deps.storedGateways().map((row) => [row.id, row]));
     const live = new Map(sessions.info().map((link) => [link.id, link]));
     const ids = new Set([...this.deps.knownGateways(), ...rows.keys(), ...live.keys()]);
     const devices = new Map<string, number>();

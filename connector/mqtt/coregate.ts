@@ -1,8 +1,15 @@
 import type { PlatformConfig } from '../../src/config.js';
 import type { DeviceInfo } from '../../src/store/index.js';
-import { encodeFrame, errorFrameFor, parseHubFrame, type EventFrame, type GatewayFrame } from '../protocol/index.js';
+import {
+  encodeFrame,
+  errorFrameFor,
+  parseHubFrame,
+  type EventFrame,
+  type GatewayFrame,
+  statusPayload,
+  coregateTopics,
+} from '../protocol/index.js';
 import type { Dialect, Inbound, Publish, UpstreamFrame } from './publish.js';
-import { coregateTopics } from './topics.js';
 
 /**
  * "coregate over MQTT" (docs/protocol.md "MQTT"): the WebSocket link's frames, unchanged, under
@@ -66,8 +73,13 @@ export class CoregateDialect implements Dialect {
     return { topic: this.topics.result, payload: encodeFrame(frame) };
   }
 
+  /**
+   * A device without a registration is gone from the directory, whatever event describes it (a liveness event
+   * can trail the removal): its retained state is cleared rather than brought back.
+   */
   private state(event: EventFrame): Publish {
-    return this.retained(event.device.id, event.name === 'device.removed' ? undefined : event.device);
+    const gone = event.name === 'device.removed' || !event.device.registered;
+    return this.retained(event.device.id, gone ? undefined : event.device);
   }
 
   /** An empty retained payload deletes the retained message (MQTT 3.1.1 §3.3.1.3). */
@@ -76,6 +88,6 @@ export class CoregateDialect implements Dialect {
   }
 
   private status(online: boolean): Publish {
-    return { topic: this.topics.status, payload: JSON.stringify({ online, ts: Date.now() }), retain: true };
+    return { topic: this.topics.status, payload: statusPayload(online), retain: true };
   }
 }

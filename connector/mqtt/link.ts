@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttConfig } from '../../src/config.js';
 import type { Logger } from '../../src/log.js';
+import { accessOptions, noDelay } from '../../src/mqtt-client.js';
 import type { Publish } from './publish.js';
 
 export interface MqttLinkListener {
@@ -22,7 +22,6 @@ export interface MqttLinkOptions {
 /** The connection's settings for mqtt.js, from the configuration (README "Connect to ThingsBoard"). */
 export function clientOptions(options: MqttLinkOptions): IClientOptions {
   const { config } = options;
-  const read = (file: string | null) => (file === null ? undefined : fs.readFileSync(file));
   return {
     clientId: options.clientId,
     protocolVersion: options.protocolVersion,
@@ -35,14 +34,9 @@ export function clientOptions(options: MqttLinkOptions): IClientOptions {
     // in-flight publishes that the outbox resends too.
     reconnectPeriod: 0,
     connectTimeout: 10_000,
+    ...accessOptions(config),
     // ThingsBoard "Access token": the token is the username, no password.
     ...(config.accessToken !== null && { username: config.accessToken }),
-    ...(config.username !== null && { username: config.username }),
-    ...(config.password !== null && { password: config.password }),
-    ca: read(config.ca),
-    cert: read(config.cert),
-    key: read(config.key),
-    rejectUnauthorized: config.rejectUnauthorized,
     ...(options.will && {
       will: {
         topic: options.will.topic,
@@ -70,6 +64,7 @@ export class MqttLink {
     private readonly log: Logger,
   ) {
     this.client = connect(options.url, clientOptions(options));
+    noDelay(this.client);
     this.client.on('connect', () => {
       this.gotConnack = true;
       listener.connected();

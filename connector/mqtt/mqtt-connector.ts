@@ -3,7 +3,7 @@ import { Backoff } from '../backoff.js';
 import { feedUpstream } from '../bus-feed.js';
 import { CommandRunner } from '../commands.js';
 import { ConnectorMetrics } from '../metrics.js';
-import type { CommandFrame, ResultFrame } from '../protocol/index.js';
+import { type CommandFrame, type ResultFrame, isTopicLevel } from '../protocol/index.js';
 import { Upstream } from '../upstream.js';
 import { CoregateDialect } from './coregate.js';
 import { DeviceNames } from './device-names.js';
@@ -11,7 +11,6 @@ import { InFlight } from './in-flight.js';
 import { MqttLink } from './link.js';
 import type { Dialect, Publish } from './publish.js';
 import { ThingsboardDialect } from './thingsboard.js';
-import { isTopicLevel } from './topics.js';
 
 /** How long stop() waits for the PUBACKs of what is in flight, so a restart resends nothing the broker has. */
 const DRAIN_MS = 2_000;

@@ -1,9 +1,14 @@
 import { z } from 'zod';
 import type { CoapRequestConfig, PlatformConfig } from '../../src/config.js';
 import type { DeviceInfo, Registration } from '../../src/store/index.js';
-import { coapMethods, type CommandFrame, type EventFrame, type ResultFrame } from '../protocol/index.js';
+import {
+  coapMethods,
+  type CommandFrame,
+  type EventFrame,
+  type ResultFrame,
+  thingsboardTopics as topics,
+} from '../protocol/index.js';
 import type { Dialect, Inbound, Publish, UpstreamFrame } from './publish.js';
-import { thingsboardTopics as topics } from './topics.js';
 
 /**
  * ThingsBoard's Gateway MQTT API (thingsboard.io/docs/reference/gateway-mqtt-api/): what the gateway publishes

@@ -34,3 +34,5 @@ export {
   type WelcomeFrame,
 } from './frames.js';
 export * from './parse.js';
+export * from './mqtt-topics.js';
+export * from './mqtt-messages.js';

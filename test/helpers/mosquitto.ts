@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { freeTcpPort } from './ports.js';
@@ -29,10 +30,8 @@ export class Mosquitto {
   ) {}
 
   static async start(parent: string): Promise<Mosquitto> {
-    // Started as root, mosquitto drops to its own user: its persistence directory must be writable by that user.
     const dir = path.join(parent, 'mosquitto');
     fs.mkdirSync(dir, { recursive: true });
-    fs.chmodSync(dir, 0o777);
     const broker = new Mosquitto(await freeTcpPort(), dir);
     await broker.start();
     return broker;
@@ -50,11 +49,16 @@ export class Mosquitto {
       [
         `listener ${this.port} 127.0.0.1`,
         'allow_anonymous true',
+        // Started as root, mosquitto would drop to its own user and then fail to write its persistence file (its
+        // `.db.new` in a directory of ours) now and then: it stays the user that started it.
+        `user ${os.userInfo().username}`,
         'persistence true',
         `persistence_location ${this.dir}/`,
         'persistence_file mosquitto.db',
         // Nothing dropped by the broker's own limits during a test: queues bounded by the test, not by defaults.
         'max_queued_messages 0',
+        // Latency as a deployment would have it (docs/scale-out.md): no Nagle delay on small messages.
+        'set_tcp_nodelay true',
         'max_inflight_messages 0',
         'log_dest stderr',
         'log_type error',

@@ -10,6 +10,8 @@ export interface Seen {
   text: string;
   json: unknown;
   retain: boolean;
+  /** MQTT DUP flag: the broker is resending a message it may have delivered before (3.1.1 §3.3.1.1). */
+  dup: boolean;
 }
 
 /**
@@ -18,8 +20,13 @@ export interface Seen {
  */
 export class BrokerClient {
   readonly seen: Seen[] = [];
+  /** The Session Present flag of each CONNACK: whether the broker still had this client's session. */
+  readonly sessions: boolean[] = [];
+  /** Broker resends of messages already received (see the constructor). */
+  redelivered = 0;
 
   private constructor(readonly client: MqttClient) {
+    client.on('connect', (connack) => this.sessions.push(connack.sessionPresent));
     client.on('message', (topic, payload, packet) => {
       const text = payload.toString('utf8');
       let json: unknown;
@@ -28,7 +35,14 @@ export class BrokerClient {
       } catch {
         json = undefined;
       }
-      this.seen.push({ topic, text, json, retain: packet.retain });
+      // The broker → this client hop is QoS 1 as well: after a broker restart it resends, flagged DUP, what it
+      // had not seen acknowledged. ThingsBoard, being the broker, has no such hop; a copy is dropped here so that
+      // what is checked is what the gateway delivered.
+      if (packet.dup && this.seen.some((m) => m.topic === topic && m.text === text)) {
+        this.redelivered++;
+        return;
+      }
+      this.seen.push({ topic, text, json, retain: packet.retain, dup: packet.dup });
     });
   }
 

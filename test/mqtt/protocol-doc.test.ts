@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ThingsboardDialect } from '../../connector/mqtt/thingsboard.js';
-import { coregateTopics, thingsboardTopics } from '../../connector/mqtt/topics.js';
+import { coregateTopics, thingsboardTopics } from '../../connector/protocol/index.js';
 import { parseConfig } from '../../src/config.js';
 import { ROOT } from '../helpers/cli.js';
 

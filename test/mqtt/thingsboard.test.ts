@@ -295,6 +295,7 @@ describe.skipIf(MOSQUITTO === undefined)(`ThingsBoard Gateway MQTT API through $
       what: 'the last values',
       timeoutMs: 20_000,
     });
+    expect(tb.sessions.slice(1), 'the test client kept its session across the broker restart').toEqual([true]);
     const ids = idsByName(tb);
     fleet.forEach((thing, i) => {
       const values = temperatures(tb, thing.name).filter((v) => v > 0);

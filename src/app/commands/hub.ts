@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Hub } from '../../../connector/hub/index.js';
+import { BrokerHub, Hub } from '../../../connector/hub/index.js';
 import { ConfigError, hubWithTlsFromEnv, type HubConfig } from '../../config.js';
 import { createLogger } from '../../log.js';
 import { createRegistry } from '../../metrics/index.js';
@@ -9,6 +9,7 @@ interface HubOptions {
   config?: string;
   port?: number;
   host?: string;
+  broker?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -29,6 +30,11 @@ export function standaloneHubConfig(hub: HubConfig, env: Env, options: HubOption
   if (env.PORT) result.port = portOf(env.PORT, 'PORT');
   if (options.port !== undefined) result.port = options.port;
   if (options.host !== undefined) result.host = options.host;
+  if (options.broker !== undefined) {
+    if (!/^mqtts?:\/\//.test(options.broker))
+      throw new ConfigError(`--broker: not an mqtt:// or mqtts:// URL: ${options.broker}`);
+    result.broker = { ...hub.broker, url: options.broker };
+  }
   return result;
 }
 
@@ -37,15 +43,22 @@ export function register(program: Command): void {
     .description('run the platform hub: gateways connect to it; HTTP API, pub/sub, webhooks')
     .option('--port <port>', 'HTTP/WebSocket port (default: hub.port, env PORT)', integerIn(0, 65535))
     .option('--host <host>', 'address to listen on (default: hub.host)')
+    .option(
+      '--broker <url>',
+      'mqtt:// or mqtts:// broker: a stateless hub that learns gateways and devices from it (default: hub.broker.url)',
+    )
     .action(async (options: HubOptions) => {
       const config = configFrom(options);
       const log = createLogger({ level: process.env.LOG_LEVEL ?? config.log.level });
-      const hub = new Hub({
+      const hubConfig = standaloneHubConfig(config.hub, process.env, options);
+      const deps = {
         log,
-        config: standaloneHubConfig(config.hub, process.env, options),
+        config: hubConfig,
         metrics: createRegistry(),
         metricsNeedApiKey: config.metrics.requireApiKey,
-      });
+      };
+      // Several broker-mode hubs run side by side on one broker (docs/scale-out.md); the default hub owns its gateways.
+      const hub = hubConfig.broker.url !== null ? new BrokerHub(deps) : new Hub(deps);
       await hub.start();
       await untilStopSignal();
       await hub.stop();
