@@ -64,13 +64,15 @@ describe('lookups cost bounded work, whatever the directory size', () => {
 });
 
 describe('a long lookup does not hold registrations back', () => {
-  const the = useRd({}, 2_000);
+  // Large enough that the scan lasts many group-commit windows: a registration is answered only once its batch
+  // has committed (docs/architecture.md, "How a write becomes durable"), so a scan of a few ms could win the race.
+  const the = useRd({}, 20_000);
 
   it('a registration sent after a 16-filter full scan is answered before the scan', async () => {
     const looker = await the.rd.client();
     const device = await the.rd.client();
     const order: string[] = [];
-    // 2,000 registrations × (1 + 16 × 6) attribute tests: about ten slices with a turn between each.
+    // 20,000 registrations × (1 + 16 × 6) attribute tests: about a hundred slices with a turn between each.
     const filters = Array.from({ length: 16 }, (_, i) => `x${i}=*`).join('&');
     const lookup = looker.request({ method: 'GET', uri: `/rd-lookup/ep?${filters}` }).then((reply) => {
       order.push(`lookup ${reply.code}`);
