@@ -80,7 +80,7 @@ const discovery = z
     intervalSeconds: seconds.default(300),
     /** How long a multicast round collects answers. */
     // RFC 7252 §8.2: a server may wait up to its Leisure (5 s by default) before answering a multicast
-    // request; libcoap's coap-server does (1-3 s measured). Leisure plus a margin finds every conformant server.
+    // request; libcoap's coap-server does (0.3-5 s measured, random over its 5 s Leisure). Leisure plus a margin finds every conformant server.
     waitMs: positive.default(6000),
     groups: z.array(z.string()).default(['224.0.1.187', 'ff02::fd']),
   })
