@@ -71,6 +71,11 @@ export class Executer {
 
   cancel: Cancel = (id) => this.queued.cancel(id);
 
+  /** Devices with a command running or waiting in line (read-only: tests check nothing is left behind). */
+  get busyDevices(): number {
+    return this.queue.busyDevices;
+  }
+
   execute(command: Command): Promise<CommandResult> {
     const problem = commandProblem(command);
     if (problem) return Promise.resolve(failure('bad_request', problem));
