@@ -32,6 +32,42 @@ interface Lwm2mClient {
 /** The client module itself, not the package main (which also loads the server and its MongoDB driver). */
 const client = require('lwm2m-node-lib/lib/lwm2m-client') as Lwm2mClient;
 
+/** What the library's requests to the RD got back on the wire: method, path, query and response code. */
+interface Exchange {
+  method: string;
+  pathname: string;
+  query: string;
+  code: string;
+  sourcePort: number;
+}
+const exchanges: Exchange[] = [];
+/**
+ * Observation only: the library keeps the response code to itself (it accepts any 2.xx), so the test listens to
+ * the responses of the library's own copy of node-coap (its nested dependency) by wrapping `Agent.prototype.request`.
+ */
+{
+  const libRequire = createRequire(require.resolve('lwm2m-node-lib/lib/lwm2m-client'));
+  type Req = { on(event: 'response', listener: (res: LibResponse) => void): void };
+  type LibResponse = { code: string; outSocket: { port: number } };
+  const { Agent } = libRequire('coap') as {
+    Agent: { prototype: { request(this: unknown, url: Record<string, unknown>): Req } };
+  };
+  const original = Agent.prototype.request;
+  Agent.prototype.request = function (this: unknown, url: Record<string, unknown>): Req {
+    const req = original.call(this, url);
+    req.on('response', (res) =>
+      exchanges.push({
+        method: String(url.method),
+        pathname: String(url.pathname),
+        query: String(url.query ?? ''),
+        code: res.code,
+        sourcePort: res.outSocket.port,
+      }),
+    );
+    return req;
+  };
+}
+
 function call<T>(fn: (cb: Callback<T>) => void): Promise<T> {
   return new Promise((resolve, reject) =>
     fn((error, result) =>
@@ -85,6 +121,10 @@ describe(`lwm2m-node-lib ${VERSION}: its LwM2M client against coregate's /rd`, (
       'the registration from the library',
     );
     id = device.id;
+    await waitFor(() => exchanges.length >= 1, { what: 'the registration response' });
+    expect(exchanges[0]).toMatchObject({ method: 'POST', pathname: '/rd', code: '2.01', sourcePort: info.localPort });
+    expect(exchanges[0]?.query).toBe('ep=node-lib-1&lt=3600&lwm2m=1.0&b=U');
+    expect(gateway.logged({ event: 'device.registered', device: id })).toHaveLength(1);
     // The library joins the Location-Path options itself, without a leading slash.
     expect(info.location).toBe(`rd/${id}`);
     expect(device.resources.map((r) => r.href)).toEqual(['/3/0']);
@@ -117,6 +157,13 @@ describe(`lwm2m-node-lib ${VERSION}: its LwM2M client against coregate's /rd`, (
     );
     expect(moved.id).toBe(id);
     expect(moved.status).toBe('online');
+    expect(exchanges[1]).toMatchObject({
+      method: 'POST',
+      pathname: `rd/${id}`,
+      code: '2.04',
+      sourcePort: info.localPort,
+    });
+    await gateway.waitForLog({ event: 'device.updated', device: id }, 'the update');
 
     await call<void>((cb) => client.registry.setResource('/3/0', 0, 'ACME-2', cb));
     const get = await gateway.send(id, { method: 'GET', path: '/3/0/0' });
@@ -135,6 +182,8 @@ describe(`lwm2m-node-lib ${VERSION}: its LwM2M client against coregate's /rd`, (
       },
       { what: 'the hub to show the device removed', timeoutMs: 20_000, intervalMs: 100 },
     );
+    await gateway.waitForLog({ event: 'device.removed', device: id }, 'the deregistration');
+    expect(exchanges[2]).toMatchObject({ method: 'DELETE', pathname: `rd/${id}`, code: '2.02' });
     const gone = await gateway.send(id, { method: 'GET', path: '/3/0/0' });
     expect(gone.httpStatus).toBe(404);
     expect(gone.error?.code).toBe('unknown_device');
