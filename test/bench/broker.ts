@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,9 +6,9 @@ import { connect } from 'mqtt';
 import WebSocket from 'ws';
 import { silentLogger } from '../../src/log.js';
 import { Fleet, type Thing } from '../../src/thing/index.js';
-import { stopProcess } from '../helpers/cli.js';
 import { MOSQUITTO, Mosquitto, mosquittoVersion } from '../helpers/mosquitto.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
+import { BenchProcesses, until } from './processes.js';
 
 /**
  * The platform paths side by side in one run, on one machine: the WebSocket link (gateway → `coregate hub`),
@@ -33,40 +32,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const cli = path.join(root, 'dist/src/app/cli.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-bench-broker-'));
 const log = silentLogger();
-const children: ChildProcess[] = [];
-let stopping = false;
-
-function start(name: string, args: string[], config: object): ChildProcess {
-  const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [cli, ...args, '-c', file], {
-    cwd: dir,
-    env: { ...process.env, LOG_LEVEL: 'warn', COREGATE_DISCOVERY: 'off' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited early (code ${code}, signal ${signal})`);
-      process.exit(1);
-    }
-  });
-  children.push(child);
-  return child;
-}
-
-async function poll<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const processes = new BenchProcesses(dir, cli);
 
 const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json' };
 
@@ -105,7 +71,7 @@ async function fleetOf(prefix: string, coapPort: number): Promise<Fleet> {
 /** Things the gateway observes, once the count has been still for 2 s. */
 async function observedOf(fleet: Fleet): Promise<Thing[]> {
   let settled = { count: -1, since: 0 };
-  return poll('the observations to settle', () => {
+  return until('the observations to settle', () => {
     const things = fleet.things.filter((thing) => thing.observerCount > 0);
     if (things.length !== settled.count) settled = { count: things.length, since: performance.now() };
     return things.length === THINGS || performance.now() - settled.since > 2_000 ? things : undefined;
@@ -195,7 +161,7 @@ interface TelemetryFigures {
 
 /** Drives RATE changes/s over `things` for SECONDS; waits until the subscriber is quiet for 1 s. */
 async function telemetry(things: Thing[], keyOf: (thing: Thing) => string, sub: Collected): Promise<TelemetryFigures> {
-  await poll('the subscriber to go quiet', () => (performance.now() - sub.lastAt > 500 ? true : undefined));
+  await until('the subscriber to go quiet', () => (performance.now() - sub.lastAt > 500 ? true : undefined));
   sub.values.clear();
   const before = sub.count;
   const produced = new Map<string, number[]>();
@@ -218,7 +184,7 @@ async function telemetry(things: Thing[], keyOf: (thing: Thing) => string, sub: 
     }, 10);
   });
   let quiet = { count: -1, since: 0 };
-  await poll('the subscriber to drain', () => {
+  await until('the subscriber to drain', () => {
     if (sub.count !== quiet.count) quiet = { count: sub.count, since: performance.now() };
     return performance.now() - quiet.since > 1_000 ? true : undefined;
   });
@@ -313,10 +279,10 @@ async function syntheticUp(
       }
     }),
   );
-  await poll('the broker subscriber', () => (counter.count >= values ? true : undefined), 60_000).catch(
+  await until('the broker subscriber', () => (counter.count >= values ? true : undefined), 60_000).catch(
     () => undefined,
   );
-  await poll(
+  await until(
     'the hub',
     async () => {
       const received = await hubReceived();
@@ -341,7 +307,7 @@ async function main(): Promise<void> {
   const broker = await Mosquitto.start(dir);
   const [wsHubPort, brokerHubPort] = [await freeTcpPort(), await freeTcpPort()];
   const [wsCoap, mqttCoap, tbCoap] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
-  start('ws-hub', ['hub'], {
+  processes.start('ws-hub', ['hub'], {
     log: { level: 'warn' },
     hub: {
       host: '127.0.0.1',
@@ -351,14 +317,14 @@ async function main(): Promise<void> {
       gateways: { 'gw-ws': SECRET },
     },
   });
-  start('broker-hub', ['hub', '--broker', broker.url], {
+  processes.start('broker-hub', ['hub', '--broker', broker.url], {
     log: { level: 'warn' },
     hub: { host: '127.0.0.1', port: brokerHubPort, apiKey: API_KEY },
   });
-  start('gw-ws', ['start'], gatewayConfig('gw-ws', wsCoap, `ws://127.0.0.1:${wsHubPort}/v1/gateway`));
-  start('gw-mqtt', ['start'], gatewayConfig('gw-mqtt', mqttCoap, broker.url, { topics: 'coregate' }));
-  start('gw-tb', ['start'], gatewayConfig('gw-tb', tbCoap, broker.url, { accessToken: 'bench-token' }));
-  await poll('the hubs', async () =>
+  processes.start('gw-ws', ['start'], gatewayConfig('gw-ws', wsCoap, `ws://127.0.0.1:${wsHubPort}/v1/gateway`));
+  processes.start('gw-mqtt', ['start'], gatewayConfig('gw-mqtt', mqttCoap, broker.url, { topics: 'coregate' }));
+  processes.start('gw-tb', ['start'], gatewayConfig('gw-tb', tbCoap, broker.url, { accessToken: 'bench-token' }));
+  await until('the hubs', async () =>
     (await devicesOf(wsHubPort)) && (await devicesOf(brokerHubPort)) ? true : undefined,
   );
 
@@ -368,10 +334,10 @@ async function main(): Promise<void> {
     mqtt: await fleetOf('mq', mqttCoap),
     tb: await fleetOf('tb', tbCoap),
   };
-  const wsIds = await poll('the WebSocket hub devices', async () =>
+  const wsIds = await until('the WebSocket hub devices', async () =>
     (await devicesOf(wsHubPort))?.size === THINGS ? devicesOf(wsHubPort) : undefined,
   );
-  const brokerIds = await poll('the broker hub devices', async () =>
+  const brokerIds = await until('the broker hub devices', async () =>
     (await devicesOf(brokerHubPort))?.size === THINGS ? devicesOf(brokerHubPort) : undefined,
   );
   const observed = {
@@ -431,15 +397,13 @@ async function main(): Promise<void> {
   }
 
   await Promise.all(Object.values(fleets).map((fleet) => fleet.stop()));
-  stopping = true;
-  await Promise.all(children.map((child) => stopProcess(child)));
+  await processes.stopAll();
   await broker.stop();
 }
 
 const watchdog = setTimeout(() => {
   console.error('broker bench: over 240 s, giving up');
-  stopping = true;
-  void Promise.all(children.map((child) => stopProcess(child))).then(() => process.exit(1));
+  void processes.stopAll().then(() => process.exit(1));
 }, 240_000);
 try {
   await main();
@@ -448,7 +412,6 @@ try {
   process.exitCode = 1;
 } finally {
   clearTimeout(watchdog);
-  stopping = true;
-  await Promise.all(children.map((child) => stopProcess(child)));
+  await processes.stopAll();
   fs.rmSync(dir, { recursive: true, force: true });
 }

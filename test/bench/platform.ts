@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +8,8 @@ import { CoapClient } from '../../src/coap/client.js';
 import { silentLogger } from '../../src/log.js';
 import { Fleet, type Thing } from '../../src/thing/index.js';
 import { encodeFrame, hmacOf, parseHubFrame } from '../../connector/protocol/index.js';
-import { stopProcess } from '../helpers/cli.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
+import { BenchProcesses, until } from './processes.js';
 
 /**
  * Platform benchmark. The hub (`coregate hub`) and the gateway (`coregate start`) run as child
@@ -39,45 +39,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const cli = path.join(root, 'dist/src/app/cli.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coregate-bench-platform-'));
 const log = silentLogger();
-const children: ChildProcess[] = [];
-
-function startProcess(name: string, args: string[], config: object): ChildProcess {
-  const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [cli, ...args, '-c', file], {
-    cwd: dir,
-    env: { ...process.env, LOG_LEVEL: 'warn', COREGATE_DISCOVERY: 'off' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited early (code ${code}, signal ${signal})`);
-      process.exit(1);
-    }
-  });
-  children.push(child);
-  return child;
-}
-
-let stopping = false;
-async function stopAll(): Promise<void> {
-  stopping = true;
-  await Promise.all(children.map((child) => stopProcess(child)));
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const processes = new BenchProcesses(dir, cli);
 
 function rssOf(child: ChildProcess): { rss: number; peak: number } {
   const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -302,7 +264,7 @@ async function settle(subs: Subscriber[]): Promise<void> {
 async function main(): Promise<void> {
   const hubPort = await freeTcpPort();
   const coapPort = await freeUdpPort();
-  const hub = startProcess('hub', ['hub'], {
+  const hub = processes.start('hub', ['hub'], {
     log: { level: 'warn' },
     hub: {
       host: '127.0.0.1',
@@ -312,7 +274,7 @@ async function main(): Promise<void> {
       gateways: { [GATEWAY_ID]: SECRET, [SYNTHETIC_ID]: SECRET },
     },
   });
-  const gateway = startProcess('gateway', ['start'], {
+  const gateway = processes.start('gateway', ['start'], {
     log: { level: 'warn' },
     db: path.join(dir, 'gateway.db'),
     coap: { bind: '127.0.0.1', port: coapPort },
@@ -479,7 +441,7 @@ async function main(): Promise<void> {
 
 const watchdog = setTimeout(() => {
   console.error('platform bench: over 90 s, giving up');
-  void stopAll().then(() => process.exit(1));
+  void processes.stopAll().then(() => process.exit(1));
 }, 90_000);
 try {
   await main();
@@ -488,6 +450,6 @@ try {
   process.exitCode = 1;
 } finally {
   clearTimeout(watchdog);
-  await stopAll();
+  await processes.stopAll();
   fs.rmSync(dir, { recursive: true, force: true });
 }
