@@ -35,16 +35,16 @@ export class Lookup {
   private readonly large = new Map<string, { version: number; response: CoapResponse }>();
 
   endpoints = (request: CoapRequest): CoapResponse | Promise<CoapResponse> =>
-    this.cached(request, async () =>
-      linkFormat((await this.findEndpoints(parseLookupQuery(request.query))).map((reg) => endpointLink(reg).text)),
-    );
+    this.cached(request, function* (this: Lookup) {
+      const found = yield* this.scanEndpoints(parseLookupQuery(request.query));
+      return linkFormat(found.map((reg) => endpointLink(reg).text));
+    });
 
   resources = (request: CoapRequest): CoapResponse | Promise<CoapResponse> =>
-    this.cached(request, async () =>
-      linkFormat(
-        (await this.findResources(parseLookupQuery(request.query))).map(({ reg, index }) => resolvedText(reg, index)),
-      ),
-    );
+    this.cached(request, function* (this: Lookup) {
+      const found = yield* this.scanResources(parseLookupQuery(request.query));
+      return linkFormat(found.map(({ reg, index }) => resolvedText(reg, index)));
+    });
 
   /**
    * A result larger than one block is fetched block by block (RFC 7959 Block2), and every block request
@@ -53,15 +53,22 @@ export class Lookup {
    * Its ETag is the directory version it reflects. A registration whose lifetime ran out leaves such
    * a result at the next sweep (config.rd.expiryCheckSeconds), which changes the version.
    */
-  private cached(request: CoapRequest, render: () => Promise<CoapResponse>): CoapResponse | Promise<CoapResponse> {
+  private cached(
+    request: CoapRequest,
+    render: (this: Lookup) => Scan<CoapResponse>,
+  ): CoapResponse | Promise<CoapResponse> {
     const key = `${request.path.join('/')}?${request.query.join('&')}`;
     const version = this.directory.version;
     const hit = this.large.get(key);
     if (hit?.version === version) return hit.response;
-    // Each lookup in flight takes one slice per turn: a few of them keep a turn short.
+    // Most lookups finish within their first slice: answered in this turn, no promise, no slot.
+    const scan = render.call(this);
+    const first = scan.next();
+    if (first.done) return this.keep(key, version, first.value);
+    // A lookup that needs more turns takes one slice per turn: a few of them at once keep a turn short.
     if (this.inFlight >= LOOKUPS_IN_FLIGHT) throw new CoapError('5.03', 'lookups busy', BUSY_RETRY_SECONDS);
     this.inFlight++;
-    return render()
+    return finish(scan, first)
       .finally(() => this.inFlight--)
       .then((response) => this.keep(key, version, response));
   }
@@ -82,26 +89,34 @@ export class Lookup {
   }
 
   /** Registrations matching the query, paged. */
-  async findEndpoints(query: LookupQuery): Promise<Registration[]> {
+  findEndpoints(query: LookupQuery): Promise<Registration[]> {
+    return finish(this.scanEndpoints(query));
+  }
+
+  /** Resource links matching the query, with their registration, paged. */
+  findResources(query: LookupQuery): Promise<FoundResource[]> {
+    return finish(this.scanResources(query));
+  }
+
+  private *scanEndpoints(query: LookupQuery): Scan<Registration[]> {
     const criteria = this.criteriaOf(query);
     const page = new Page<Registration>(query);
     const meter = new Meter(this.limits.lookupBudget);
     for (const reg of this.candidates(query)) {
-      await meter.charge(1 + criteria.length * (1 + reg.links.length));
+      if (meter.charge(1 + criteria.length * (1 + reg.links.length))) yield;
       const matches = criteria.every((c) => c.endpoint(reg) || reg.links.some((link) => c.link(reg, link)));
       if (matches && page.offer(reg)) break;
     }
     return page.items;
   }
 
-  /** Resource links matching the query, with their registration, paged. */
-  async findResources(query: LookupQuery): Promise<FoundResource[]> {
+  private *scanResources(query: LookupQuery): Scan<FoundResource[]> {
     const criteria = this.criteriaOf(query);
     const page = new Page<FoundResource>(query);
     const meter = new Meter(this.limits.lookupBudget);
     for (const reg of this.candidates(query)) {
       const open = criteria.filter((c) => !c.endpoint(reg));
-      await meter.charge(1 + criteria.length + open.length * reg.links.length);
+      if (meter.charge(1 + criteria.length + open.length * reg.links.length)) yield;
       for (let index = 0; index < reg.links.length; index++) {
         const link = reg.links[index]!;
         if (open.every((c) => c.link(reg, link)) && page.offer({ reg, link, index })) return page.items;
@@ -154,22 +169,34 @@ const SLICE_TESTS = 20_000;
 const LOOKUPS_IN_FLIGHT = 4;
 const BUSY_RETRY_SECONDS = 1;
 
-/** Counts a lookup's attribute tests against its budget and yields the event loop every SLICE_TESTS of them. */
+/** A lookup's matching as steps: each `yield` ends a slice, and the next one runs in a later turn. */
+type Scan<T> = Generator<void, T, void>;
+
+/** Runs a scan's remaining slices, one per turn of the event loop. */
+async function finish<T>(scan: Scan<T>, first = scan.next()): Promise<T> {
+  for (let step = first; ; step = scan.next()) {
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Counts a lookup's attribute tests against its budget, and says when a slice of SLICE_TESTS is used up. */
 class Meter {
   private spent = 0;
   private sinceYield = 0;
 
   constructor(private readonly budget: number) {}
 
-  async charge(tests: number): Promise<void> {
+  /** True when the lookup should give the event loop a turn before it goes on. */
+  charge(tests: number): boolean {
     this.spent += tests;
     if (this.spent > this.budget) {
       throw new CoapError('5.03', `lookup needs more than ${this.budget} attribute tests; narrow it (ep, rt, count)`);
     }
     this.sinceYield += tests;
-    if (this.sinceYield < SLICE_TESTS) return;
+    if (this.sinceYield < SLICE_TESTS) return false;
     this.sinceYield = 0;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    return true;
   }
 }
 

@@ -81,6 +81,27 @@ describe('a long lookup does not hold registrations back', () => {
     await Promise.all([lookup, registration]);
     expect(order).toEqual(['registration 2.01', 'lookup 2.05']);
   });
+
+  it('four long scans hold every slot: a fifth is 5.03 with Max-Age, short lookups are still answered', async () => {
+    const looker = await the.rd.client();
+    const filters = Array.from({ length: 15 }, (_, i) => `x${i}=*`).join('&');
+    const scans = Array.from({ length: 5 }, (_, i) =>
+      looker.request({ method: 'GET', uri: `/rd-lookup/ep?${filters}&n=${i}` }),
+    );
+    // Sent after the scans, so they arrive while every slot is taken; each finishes within its first slice.
+    const short = Array.from({ length: 20 }, (_, i) =>
+      looker.request({ method: 'GET', uri: `/rd-lookup/res?ep=bulk${i}&rt=type1` }),
+    );
+    const scanned = await Promise.all(scans);
+    expect(scanned.map((reply) => reply.code).sort()).toEqual(['2.05', '2.05', '2.05', '2.05', '5.03']);
+    const busy = scanned.find((reply) => reply.code === '5.03')!;
+    expect([busy.payload, busy.maxAge]).toEqual(['lookups busy', 1]);
+    const answered = await Promise.all(short);
+    expect(answered.map((reply) => reply.code)).toEqual(Array(20).fill('2.05'));
+    expect(answered[3]!.payload).toBe(
+      '<coap://127.0.0.1:10003/s/1>;rt="type1";if="core.s";anchor="coap://127.0.0.1:10003"',
+    );
+  });
 });
 
 describe('bytes a registration may hold', () => {
