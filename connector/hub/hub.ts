@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { HubConfig } from '../../src/config.js';
 import type { ReadinessCheck, Registry } from '../../src/metrics/index.js';
-import { openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
+import { BackgroundCheckpointer, openDatabase, WriteBatch, type Db } from '../../src/store/index.js';
 import { closeCodes, WS_MAX_PAYLOAD_BYTES } from '../protocol/index.js';
 import { CommandRecords } from './command-records.js';
 import { PendingCommands } from './commands.js';
@@ -35,6 +35,7 @@ export interface HubDeps {
 
 interface Running {
   db: Db;
+  checkpointer: BackgroundCheckpointer | undefined;
   front: HubFront;
   sessions: GatewaySessions;
   pending: PendingCommands;
@@ -64,6 +65,9 @@ export class Hub {
     if (this.running) throw new Error('hub already started');
     const { log, config } = this.deps;
     const db = openDatabase(config.db, migrations);
+    // As the gateway's store does: the WAL is checkpointed from a worker thread, so its copy and fsync never
+    // stall the event loop (an embedded hub's autocheckpoint stalled the gateway's loop ~60 ms at a time).
+    const checkpointer = config.db === ':memory:' ? undefined : new BackgroundCheckpointer(config.db);
     // Group commit, as the gateway's store does: every write joins a batch committed within a few ms, or
     // at once where an ack must follow it (docs/architecture.md, "How a write becomes durable").
     const writes = new WriteBatch(db, log);
@@ -117,7 +121,7 @@ export class Hub {
       gatewayMaxPayload: WS_MAX_PAYLOAD_BYTES,
     });
     const port = await front.listen();
-    this.running = { db, front, sessions, pending, commit };
+    this.running = { db, checkpointer, front, sessions, pending, commit };
     return { port };
   }
 
@@ -131,6 +135,7 @@ export class Hub {
     running.sessions.terminateAll();
     await running.front.close();
     running.commit();
+    await running.checkpointer?.stop();
     running.db.close();
   }
 }

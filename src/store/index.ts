@@ -22,6 +22,7 @@ export {
   type SleepyRules,
 } from './sleepy.js';
 export { openDatabase, type Db, type Migration } from './sqlite.js';
+export { BackgroundCheckpointer } from './checkpointer.js';
 export { newId } from './ids.js';
 export { WriteBatch, BATCH_WINDOW_MS } from './write-batch.js';
 export type { DeviceRepository, NewDevice } from './devices.js';

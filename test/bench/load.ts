@@ -43,8 +43,15 @@ const uint = (value: number): Buffer =>
 export interface LoadOptions {
   host: string;
   port: number;
-  /** Source sockets (ports) the load comes from. */
+  /** Source sockets (ports) the load comes from, opened for this run … */
   sockets?: number;
+  /** … or kept across runs, so a later phase speaks from the ports an earlier one used (closed by their owner). */
+  sources?: SourcePorts;
+  /**
+   * Request `index` always leaves from source `index % sockets` (each socket sends its own stripe of the
+   * indices): with `sources`, endpoint i then updates from the port it registered from, as a device does.
+   */
+  pinned?: boolean;
   /** Outstanding requests per socket at most. */
   window?: number;
   /** Stop after this many requests … */
@@ -101,6 +108,30 @@ class Histogram {
   }
 }
 
+/** Source sockets opened once and shared by several runs. */
+export class SourcePorts {
+  private constructor(readonly sockets: Socket[]) {}
+
+  static async open(host: string, count: number): Promise<SourcePorts> {
+    return new SourcePorts(await Promise.all(Array.from({ length: count }, () => openSource(host))));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+  }
+}
+
+async function openSource(host: string): Promise<Socket> {
+  const family = host.includes(':') ? 6 : 4;
+  // The host is a literal: no dns.lookup (a regex and a tick) per request on the generator's side either.
+  const socket = dgram.createSocket({
+    type: family === 6 ? 'udp6' : 'udp4',
+    lookup: (address, _options, callback) => callback(null, address, family),
+  });
+  await new Promise<void>((resolve) => socket.bind(0, resolve));
+  return socket;
+}
+
 interface InFlight {
   index: number;
   sentAt: number;
@@ -109,7 +140,7 @@ interface InFlight {
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const socketCount = options.sockets ?? 32;
+  const socketCount = options.sources?.sockets.length ?? options.sockets ?? 32;
   const window = options.window ?? 16;
   const total = options.total ?? Number.POSITIVE_INFINITY;
   const durationMs = options.durationMs ?? 60_000;
@@ -128,19 +159,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const outstanding = (): number => inFlight.reduce((sum, map) => sum + map.size, 0);
 
-  const sockets: Socket[] = await Promise.all(
-    Array.from({ length: socketCount }, async (_, s) => {
-      const family = options.host.includes(':') ? 6 : 4;
-      // The host is a literal: no dns.lookup (a regex and a tick) per request on the generator's side either.
-      const socket = dgram.createSocket({
-        type: family === 6 ? 'udp6' : 'udp4',
-        lookup: (address, _options, callback) => callback(null, address, family),
-      });
-      await new Promise<void>((resolve) => socket.bind(0, resolve));
-      socket.on('message', (data) => onReply(s, data));
-      return socket;
-    }),
-  );
+  const sockets: Socket[] =
+    options.sources?.sockets ??
+    (await Promise.all(Array.from({ length: socketCount }, () => openSource(options.host))));
+  const listeners = sockets.map((socket, s) => {
+    const listener = (data: Buffer): void => onReply(s, data);
+    socket.on('message', listener);
+    return listener;
+  });
+  /** Requests each socket has sent (pinned: socket s sends indices s, s + sockets, s + 2 × sockets, …). */
+  const sentOn = new Array<number>(socketCount).fill(0);
 
   const allowance = (): number => {
     if (options.ratePerSecond === undefined) return Number.POSITIVE_INFINITY;
@@ -151,13 +179,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     if (stopSending || sent >= total || allowance() <= 0) return false;
     const map = inFlight[s]!;
     if (map.size >= window) return false;
-    const index = sent++;
+    const index = options.pinned ? sentOn[s]! * socketCount + s : sent;
+    if (index >= total) return false;
+    const nth = sent++;
+    sentOn[s]!++;
     const datagram = Buffer.from(options.request(index));
     const token = nextToken++ >>> 0;
     datagram.writeUInt16BE(token & 0xffff, 2);
     datagram.writeUInt32BE(token, TOKEN_OFFSET);
     const sentAt = performance.now();
-    const dueAt = options.ratePerSecond === undefined ? sentAt : started + (index * 1000) / options.ratePerSecond;
+    const dueAt = options.ratePerSecond === undefined ? sentAt : started + (nth * 1000) / options.ratePerSecond;
     map.set(token, { index, sentAt, dueAt });
     sockets[s]!.send(datagram, options.port, options.host);
     return true;
@@ -203,7 +234,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   await finished;
   clearInterval(ticker);
   const seconds = (performance.now() - started) / 1000;
-  await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+  if (options.sources) sockets.forEach((socket, s) => socket.removeListener('message', listeners[s]!));
+  else await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   return {
     sent,
     answered,
