@@ -49,11 +49,20 @@ export class CommandRepository {
   private readonly withStatusStmt;
   private readonly expiredStmt;
   private readonly pruneStmt;
+  /**
+   * Queued commands per device, mirrored in memory: every sign of life of every device asks whether one waits
+   * (queued-commands.ts), and almost always none does; that answer costs no query.
+   */
+  private readonly queuedPerDevice = new Map<string, number>();
 
   constructor(
     db: Db,
     private readonly writes: WriteBatch,
   ) {
+    const counts = db
+      .prepare("SELECT device_id AS device, count(*) AS n FROM commands WHERE status = 'queued' GROUP BY device_id")
+      .all() as { device: string; n: number }[];
+    for (const { device, n } of counts) this.queuedPerDevice.set(device, n);
     this.insertStmt = db.prepare(
       `INSERT INTO commands (id, device_id, request, status, created_at, expires_at, updated_at)
        VALUES (?, ?, ?, 'queued', ?, ?, ?)`,
@@ -78,6 +87,7 @@ export class CommandRepository {
     if (this.getStmt.get(id) !== undefined) return false;
     const stored: StoredCommand = { ...command, payload: command.payload?.toString('base64') };
     this.writes.write(() => this.insertStmt.run(id, command.device, JSON.stringify(stored), now, expiresAt, now));
+    this.countQueued(command.device, +1);
     return true;
   }
 
@@ -88,7 +98,10 @@ export class CommandRepository {
 
   /** The device's oldest command still waiting, if any. */
   next(deviceId: string): QueuedCommand | undefined {
+    if (!this.queuedPerDevice.has(deviceId)) return undefined;
     const row = this.nextStmt.get(deviceId) as CommandRow | undefined;
+    // A count that outlived its rows (a change rolled back after it was counted) is dropped when found out.
+    if (row === undefined) this.queuedPerDevice.delete(deviceId);
     return row && fromRow(row);
   }
 
@@ -113,8 +126,18 @@ export class CommandRepository {
 
   /** Moves a command on; returns it as it now is. */
   set(id: string, status: QueuedStatus, result?: StoredResult, now = Date.now()): QueuedCommand | undefined {
+    const before = this.getStmt.get(id) as CommandRow | undefined;
     this.writes.write(() => this.setStmt.run(status, result === undefined ? null : JSON.stringify(result), now, id));
+    if (before !== undefined && (before.status === 'queued') !== (status === 'queued')) {
+      this.countQueued(before.device_id, status === 'queued' ? +1 : -1);
+    }
     return this.get(id);
+  }
+
+  private countQueued(deviceId: string, by: number): void {
+    const count = (this.queuedPerDevice.get(deviceId) ?? 0) + by;
+    if (count > 0) this.queuedPerDevice.set(deviceId, count);
+    else this.queuedPerDevice.delete(deviceId);
   }
 
   /** Forgets finished commands last changed before `before`; returns how many. */

@@ -24,7 +24,7 @@ export {
 export { openDatabase, type Db, type Migration } from './sqlite.js';
 export { BackgroundCheckpointer } from './checkpointer.js';
 export { newId } from './ids.js';
-export { WriteBatch, BATCH_WINDOW_MS } from './write-batch.js';
+export { WriteBatch, BATCH_WINDOW_MS, BATCH_FULL_CHANGES } from './write-batch.js';
 export type { DeviceRepository, NewDevice } from './devices.js';
 export type { RegistrationRepository } from './registrations.js';
 export type { GroupRepository } from './groups.js';

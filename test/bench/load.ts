@@ -110,6 +110,12 @@ class Histogram {
 
 /** Source sockets opened once and shared by several runs. */
 export class SourcePorts {
+  /**
+   * Message ids (and tokens) go on from run to run: a port must not reuse a message id within EXCHANGE_LIFETIME
+   * (RFC 7252 §4.4), or the server's deduplication answers it with the reply to the earlier request.
+   */
+  nextToken = randomInt(0x7fffffff);
+
   private constructor(readonly sockets: Socket[]) {}
 
   static async open(host: string, count: number): Promise<SourcePorts> {
@@ -152,7 +158,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let answered = 0;
   let lost = 0;
   // Replies to an earlier run may still arrive on a reused port: tokens start somewhere else each run.
-  let nextToken = randomInt(0x7fffffff);
+  let nextToken = options.sources?.nextToken ?? randomInt(0x7fffffff);
   const started = performance.now();
   let stopSending = false;
   let finish: () => void = () => undefined;
@@ -234,8 +240,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   await finished;
   clearInterval(ticker);
   const seconds = (performance.now() - started) / 1000;
-  if (options.sources) sockets.forEach((socket, s) => socket.removeListener('message', listeners[s]!));
-  else await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+  if (options.sources) {
+    sockets.forEach((socket, s) => socket.removeListener('message', listeners[s]!));
+    options.sources.nextToken = nextToken;
+  } else await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   return {
     sent,
     answered,

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store, type Registration } from '../../src/store/index.js';
+import { BATCH_FULL_CHANGES, openDatabase, Store, WriteBatch, type Registration } from '../../src/store/index.js';
+import { silentLogger } from '../../src/log.js';
 
 let dir: string;
 let file: string;
@@ -149,6 +150,27 @@ describe('durability (group commit)', () => {
     const reader = new Store({ file });
     expect(reader.devices.findByEndpoint(null, 'windowed')).toBeDefined();
     reader.close();
+  });
+
+  it('commits a full batch at the end of the turn rather than at the end of its window', async () => {
+    const db = openDatabase(path.join(dir, 'batch.db'), [(db) => db.exec('CREATE TABLE t (n INTEGER)')]);
+    // A window long enough that only the early commit can make these rows visible to a second connection.
+    const writes = new WriteBatch(db, silentLogger(), 60_000);
+    const reader = openDatabase(path.join(dir, 'batch.db'), [(db) => db.exec('CREATE TABLE t (n INTEGER)')]);
+    try {
+      const insert = db.prepare('INSERT INTO t (n) VALUES (?)');
+      for (let i = 0; i < BATCH_FULL_CHANGES; i++) writes.write(() => insert.run(i));
+      let durable = false;
+      void writes.durable().then(() => (durable = true));
+      // Immediates run in the order they were queued: the batch's commit runs before this one resolves.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(durable).toBe(true);
+      expect(reader.prepare('SELECT count(*) FROM t').pluck().get()).toBe(BATCH_FULL_CHANGES);
+    } finally {
+      reader.close();
+      writes.commit();
+      db.close();
+    }
   });
 
   it('leaves nothing of a change that throws, and keeps the rest of the batch', () => {
