@@ -10,7 +10,7 @@ import {
   type Schemas,
 } from './frames.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../src/json-depth.js';
-import { plainTelemetry } from './fast-path.js';
+import { plainEvent, plainTelemetry } from './fast-path.js';
 
 // ---- parsing ------------------------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ export function parseHubFrame(data: RawFrame, isBinary = false): ParseResult<Hub
   return parseWith(hubFrameSchemas, data, isBinary);
 }
 
-const GATEWAY_FAST_PATHS: FastPaths = { telemetry: plainTelemetry };
+const GATEWAY_FAST_PATHS: FastPaths = { telemetry: plainTelemetry, event: plainEvent };
 
 /** Parses a frame the hub received from a gateway. */
 export function parseGatewayFrame(data: RawFrame, isBinary = false): ParseResult<GatewayFrame> {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  * sockets, memory and CPU never colour another's figures. Each prints its own table with its baseline.
  * `npm run bench -- --quick` (or BENCH_QUICK=1) runs shorter phases and smaller fleets; names pick benches.
  */
-const BENCHES = ['gateway', 'fleet', 'rd', 'workers', 'observer', 'platform', 'limits', 'broker'];
+const BENCHES = ['gateway', 'fleet', 'hub-events', 'rd', 'workers', 'observer', 'platform', 'limits', 'broker'];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
