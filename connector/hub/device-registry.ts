@@ -1,6 +1,5 @@
-import { intern } from '../../src/coap/intern.js';
-import type { Attrs, Link } from '../../src/coap/link-format.js';
 import type { Db, DeviceInfo, WriteBatch } from '../../src/store/index.js';
+import { sharedAttrs, SharedLinks } from './shared-links.js';
 
 /** A device as the platform sees it: the gateway's view plus which gateway holds it. */
 export interface HubDevice extends DeviceInfo {
@@ -17,13 +16,19 @@ interface DeviceRow {
 }
 
 /**
- * The union of every gateway's devices, mirrored in memory and persisted so `GET /v1/devices`
- * answers after a hub restart. Writes join the hub's write batch (group commit); telemetry only moves
- * `lastSeen`, written at the next flush().
+ * The union of every gateway's devices, mirrored in memory and persisted so `GET /v1/devices` answers after a hub
+ * restart. Device events and telemetry's `lastSeen` moves are written at the next flush(), which the hub runs before
+ * every commit an ack follows (docs/architecture.md "How a write becomes durable"): a device moved by several events
+ * of one turn is written once, and no event pays a savepoint of its own. A snapshot and a removal join the write
+ * batch at once.
  */
 export class DeviceRegistry {
   private readonly byId = new Map<string, HubDevice>();
+  /** Devices whose event is not written yet. */
+  private readonly dirty = new Set<string>();
+  /** Devices whose `lastSeen` alone moved since it was written. */
   private readonly touched = new Set<string>();
+  private readonly links = new SharedLinks();
   private readonly upsertStmt;
   private readonly deleteStmt;
   private readonly deleteGatewayStmt;
@@ -35,11 +40,11 @@ export class DeviceRegistry {
   ) {
     for (const row of db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
       const info = JSON.parse(row.info) as DeviceInfo;
-      this.byId.set(row.id, { ...info, gateway: row.gateway, lastSeen: row.last_seen, statusSince: null });
+      this.byId.set(row.id, this.record(row.gateway, { ...info, lastSeen: row.last_seen }, undefined, null));
     }
     this.upsertStmt = db.prepare(
-      `INSERT INTO devices (id, gateway, info, last_seen) VALUES (@id, @gateway, @info, @lastSeen)
-       ON CONFLICT (id) DO UPDATE SET gateway = @gateway, info = @info, last_seen = @lastSeen`,
+      `INSERT INTO devices (id, gateway, info, last_seen) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET gateway = excluded.gateway, info = excluded.info, last_seen = excluded.last_seen`,
     );
     this.deleteStmt = db.prepare('DELETE FROM devices WHERE id = ?');
     this.deleteGatewayStmt = db.prepare('DELETE FROM devices WHERE gateway = ?');
@@ -55,36 +60,36 @@ export class DeviceRegistry {
     return this.byId.get(id);
   }
 
-  /** A device event: the gateway's latest view of the device wins. */
-  upsert(gateway: string, info: DeviceInfo, previous = this.byId.get(info.id)): HubDevice {
-    const device: HubDevice = {
-      ...info,
-      resources: info.resources.map(shared),
-      gateway,
-      lastSeen: Math.max(info.lastSeen, previous?.lastSeen ?? 0),
-      statusSince: previous?.status === info.status ? previous.statusSince : Date.now(),
-    };
+  /** A device event: the gateway's latest view of the device wins; written at the next flush(). */
+  upsert(gateway: string, info: DeviceInfo): HubDevice {
+    const device = this.record(gateway, info, this.byId.get(info.id), Date.now());
     this.byId.set(device.id, device);
     this.touched.delete(device.id);
-    this.writes.write(() =>
-      this.upsertStmt.run({ id: device.id, gateway, info: JSON.stringify(info), lastSeen: device.lastSeen }),
-    );
+    this.dirty.add(device.id);
     return device;
   }
 
   remove(id: string): void {
     this.byId.delete(id);
     this.touched.delete(id);
+    this.dirty.delete(id);
     this.writes.write(() => this.deleteStmt.run(id));
   }
 
-  /** A snapshot frame: the gateway's whole device set, replacing what the hub held for it. */
+  /** A snapshot frame: the gateway's whole device set, replacing what the hub held for it, in one change. */
   replaceGateway(gateway: string, devices: readonly DeviceInfo[]): void {
     this.writes.write(() => {
       const previous = new Map(this.list(gateway).map((device) => [device.id, device]));
       for (const id of previous.keys()) this.byId.delete(id);
       this.deleteGatewayStmt.run(gateway);
-      for (const info of devices) this.upsert(gateway, info, previous.get(info.id));
+      const now = Date.now();
+      for (const info of devices) {
+        const device = this.record(gateway, info, previous.get(info.id), now);
+        this.byId.set(device.id, device);
+        this.touched.delete(device.id);
+        this.dirty.delete(device.id);
+        this.save(device);
+      }
     });
   }
 
@@ -93,27 +98,58 @@ export class DeviceRegistry {
     const device = this.byId.get(id);
     if (device === undefined || ts <= device.lastSeen) return;
     device.lastSeen = ts;
-    this.touched.add(id);
+    if (!this.dirty.has(id)) this.touched.add(id);
   }
 
-  /** Writes pending `lastSeen` moves. */
+  /** Writes the devices moved since the last flush into the open batch; the caller acks only once it is committed. */
   flush(): void {
+    if (this.dirty.size === 0 && this.touched.size === 0) return;
     this.writes.write(() => {
+      for (const id of this.dirty) {
+        const device = this.byId.get(id);
+        if (device !== undefined) this.save(device);
+      }
       for (const id of this.touched) {
         const device = this.byId.get(id);
         if (device !== undefined) this.touchStmt.run(device.lastSeen, id);
       }
     });
+    this.dirty.clear();
     this.touched.clear();
   }
-}
 
-/**
- * A link whose strings are the interned ones: each event frame is parsed into fresh strings, and thousands of devices
- * repeat the same hrefs and attributes (`/sensors/temp`, `rt="temperature"`), about 0.2 KB per device in the hub.
- */
-function shared(link: Link): Link {
-  const attrs: Attrs = {};
-  for (const [name, value] of Object.entries(link.attrs)) attrs[intern(name)] = value === true ? true : intern(value);
-  return { href: intern(link.href), attrs };
+  private save(device: HubDevice): void {
+    const { gateway, statusSince: _statusSince, ...info } = device;
+    this.upsertStmt.run(device.id, gateway, JSON.stringify(info), device.lastSeen);
+  }
+
+  /**
+   * The device as the hub keeps it: one object of one shape (every key set, in one order), equal link lists and
+   * attributes shared between devices (shared-links.ts), `lastSeen` never moving back.
+   */
+  private record(gateway: string, info: DeviceInfo, previous: HubDevice | undefined, now: number | null): HubDevice {
+    const { registration } = info;
+    return {
+      id: info.id,
+      ep: info.ep,
+      d: info.d,
+      address: info.address,
+      status: info.status,
+      source: info.source,
+      registered: info.registered,
+      lastSeen: Math.max(info.lastSeen, previous?.lastSeen ?? 0),
+      resources: this.links.of(info.resources, previous?.resources),
+      registration: registration && {
+        base: registration.base,
+        lt: registration.lt,
+        et: registration.et,
+        attrs: sharedAttrs(registration.attrs),
+        updatedAt: registration.updatedAt,
+        expiresAt: registration.expiresAt,
+      },
+      sleepy: info.sleepy,
+      gateway,
+      statusSince: previous?.status === info.status ? previous.statusSince : now,
+    };
+  }
 }

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
 import { FakeGateway, GATEWAY_ID, api, device, startHub, type RunningHub } from './harness.js';
 
@@ -26,4 +28,32 @@ it('answers GET /v1/devices and knows the last seq after a restart', async () =>
   expect(byId.d2).toMatchObject({ status: 'offline' });
   gateway = await FakeGateway.connect(hub.port);
   expect((gateway as FakeGateway & { lastSeq: number }).lastSeq).toBe(4);
+});
+
+it('what an ack covers is in the database when the ack arrives, before any stop', async () => {
+  hub = await startHub();
+  gateway = await FakeGateway.connect(hub.port);
+  // Several events for one device in one turn: the last one is what the row holds.
+  gateway.send({ type: 'event', seq: 1, name: 'device.registered', device: device('d1'), ts: 1 });
+  gateway.send({ type: 'event', seq: 2, name: 'device.offline', device: device('d1', { status: 'offline' }), ts: 2 });
+  gateway.send({ type: 'event', seq: 3, name: 'device.registered', device: device('d2'), ts: 3 });
+  gateway.send({ type: 'event', seq: 4, name: 'device.removed', device: device('d2'), reason: 'deleted', ts: 4 });
+  gateway.send({ type: 'telemetry', seq: 5, device: 'd1', path: '/temp', ct: 50, value: 20, ts: 123_456 });
+  await gateway.acked(5);
+  // Another connection sees only what was committed.
+  const db = new Database(path.join(hub.dir, 'hub.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT id, info, last_seen FROM devices').all() as {
+      id: string;
+      info: string;
+      last_seen: number;
+    }[];
+    expect(rows.map((row) => ({ id: row.id, status: JSON.parse(row.info).status, lastSeen: row.last_seen }))).toEqual([
+      { id: 'd1', status: 'offline', lastSeen: 123_456 },
+    ]);
+    expect(JSON.parse(rows[0]!.info).resources).toEqual(device('d1').resources);
+    expect(db.prepare('SELECT last_seq FROM gateways').pluck().get()).toBe(5);
+  } finally {
+    db.close();
+  }
 });
