@@ -118,9 +118,9 @@ export class DeviceRegistry {
     this.touched.clear();
   }
 
+  /** The row's `info` holds the device whole: its `gateway` and `statusSince` are read back from elsewhere (record()). */
   private save(device: HubDevice): void {
-    const { gateway, statusSince: _statusSince, ...info } = device;
-    this.upsertStmt.run(device.id, gateway, JSON.stringify(info), device.lastSeen);
+    this.upsertStmt.run(device.id, device.gateway, JSON.stringify(device), device.lastSeen);
   }
 
   /**

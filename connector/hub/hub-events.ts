@@ -11,10 +11,15 @@ export interface HubEvent {
  * the broker): `telemetry/<device>` or the device event's name, with the gateway's id and without the seq.
  */
 export function hubEventOf(gateway: string, frame: EventFrame | TelemetryFrame): HubEvent {
+  // Built field by field: a rest copy of the frame took a slow path of V8's, once for every frame the hub takes.
   if (frame.type === 'telemetry') {
-    const { type: _type, seq: _seq, ...telemetry } = frame;
-    return { name: `telemetry/${frame.device}`, data: { gateway, ...telemetry } };
+    const { device, path, ct, value, encoding, ts } = frame;
+    const data =
+      encoding === undefined
+        ? { gateway, device, path, ct, value, ts }
+        : { gateway, device, path, ct, value, encoding, ts };
+    return { name: `telemetry/${device}`, data };
   }
-  const { type: _type, seq: _seq, name, ...event } = frame;
-  return { name, data: { gateway, ...event } };
+  const { device, reason, ts } = frame;
+  return { name: frame.name, data: reason === undefined ? { gateway, device, ts } : { gateway, device, reason, ts } };
 }

@@ -55,6 +55,8 @@ export interface PubSubOptions {
   closeGraceMs?: number;
 }
 
+const NOBODY: ReadonlySet<never> = new Set();
+
 /** PiCloud-style pub/sub: WebSocket subscribers with name patterns; every hub event is published here. */
 export class PubSub {
   private readonly subscribers = new Set<Subscriber>();
@@ -77,9 +79,10 @@ export class PubSub {
   publish(name: string, data: unknown, from?: string): void {
     const { retained } = this.options;
     const seq = retained.takeSeq();
-    const matched = this.index.match(name);
+    // Matching allocates; with nobody subscribed there is nothing to match.
+    const matched = this.subscribers.size > 0 ? this.index.match(name) : NOBODY;
     if (matched.size > 0 || retained.keeps) {
-      const text = JSON.stringify({ ...eventMessage(name, data, from), seq });
+      const text = JSON.stringify(eventMessage(name, data, from, seq));
       retained.keep({ seq, name, text });
       for (const subscriber of matched) this.deliver(subscriber, text);
     }
@@ -214,7 +217,9 @@ export class PubSub {
   }
 }
 
-/** The JSON every subscriber and webhook receives for one event. */
-export function eventMessage(name: string, data: unknown, from?: string): object {
-  return from === undefined ? { event: name, data, ts: Date.now() } : { event: name, data, from, ts: Date.now() };
+/** The JSON every subscriber and webhook receives for one event; subscribers' carries the stream's `seq`. */
+export function eventMessage(name: string, data: unknown, from?: string, seq?: number): object {
+  const ts = Date.now();
+  if (seq === undefined) return from === undefined ? { event: name, data, ts } : { event: name, data, from, ts };
+  return from === undefined ? { event: name, data, ts, seq } : { event: name, data, from, ts, seq };
 }
