@@ -1,3 +1,5 @@
+import { intern } from '../../src/coap/intern.js';
+
 /** One device event as GET /v1/devices/:id/history shows it. */
 export interface HistoryEvent {
   event: string;
@@ -25,26 +27,39 @@ export interface HistoryLimits {
   maxSeries: number;
 }
 
-/** Points a series' ring holds at first; it doubles as points arrive, up to its capacity. */
-const FIRST_POINTS = 8;
-
 /**
- * Recent points of one numeric series in a ring (two numbers per point), so memory stays bounded. The ring
- * starts small and grows with the points it is given: at full size it takes 16 bytes a point (1.9 KB at the hub's 120), and every
- * observed device's first value made one, most of a hub's memory per device when devices report rarely.
+ * One telemetry path of a device: its latest value and its recent numeric points, in a ring of `[ts, value]` pairs
+ * that starts at one point and doubles as points arrive, up to its capacity. The ring is a plain array of doubles
+ * (V8 keeps them unboxed, 8 bytes each): a Float64Array costs ~330 bytes before its first point (the typed array, its
+ * ArrayBuffer and the buffer's own allocation), and every observed device had one, most of a hub's memory per device
+ * when devices report rarely.
  */
-class Ring {
-  private data: Float64Array;
+class Series {
+  ct: number | null = null;
+  value: unknown = null;
+  encoding: 'base64' | undefined = undefined;
+  ts = 0;
+  private data: number[] | undefined;
   private next = 0;
   private length = 0;
 
-  constructor(private readonly capacity: number) {
-    this.data = new Float64Array(Math.min(FIRST_POINTS, capacity) * 2);
+  constructor(readonly path: string) {}
+
+  get charted(): boolean {
+    return this.data !== undefined;
   }
 
-  push(ts: number, value: number): void {
-    const size = this.data.length / 2;
-    if (this.length === size && size < this.capacity) this.grow(Math.min(this.capacity, size * 2));
+  latest(ct: number | null, value: unknown, encoding: 'base64' | undefined, ts: number): void {
+    this.ct = ct;
+    this.value = value;
+    this.encoding = encoding;
+    this.ts = ts;
+  }
+
+  push(ts: number, value: number, capacity: number): void {
+    if (this.data === undefined) this.data = [0, 0];
+    else if (this.length === this.data.length / 2 && this.length < capacity)
+      this.grow(Math.min(capacity, this.length * 2));
     const slots = this.data.length / 2;
     this.data[this.next * 2] = ts;
     this.data[this.next * 2 + 1] = value;
@@ -52,8 +67,14 @@ class Ring {
     this.length = Math.min(this.length + 1, slots);
   }
 
-  points(): Array<[number, number]> {
+  view(): TelemetrySeries {
+    const { path, ct, value, encoding, ts } = this;
+    return { path, ct, value, ...(encoding && { encoding }), ts, points: this.points() };
+  }
+
+  private points(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
+    if (this.data === undefined) return out;
     const slots = this.data.length / 2;
     const start = (this.next - this.length + slots) % slots;
     for (let i = 0; i < this.length; i++) {
@@ -63,26 +84,24 @@ class Ring {
     return out;
   }
 
-  /** Only ever called when full: the points are copied oldest first and the ring continues after them. */
+  /** Only ever called when full: the points are copied oldest first (from `next`) and the ring continues after them. */
   private grow(points: number): void {
-    const data = new Float64Array(points * 2);
+    const old = this.data!;
+    const data = new Array<number>(points * 2).fill(0);
     const start = this.next * 2;
-    data.set(this.data.subarray(start), 0);
-    data.set(this.data.subarray(0, start), this.data.length - start);
+    for (let i = 0; i < old.length; i++) data[i] = old[(start + i) % old.length]!;
     this.next = this.length;
     this.data = data;
   }
 }
 
-interface PathState {
-  latest: Omit<TelemetrySeries, 'points' | 'path'>;
-  ring: Ring | undefined;
+/** A device's recent events (oldest first) and telemetry paths; arrays of exactly their length, replaced on change. */
+interface DeviceState {
+  events: readonly HistoryEvent[];
+  paths: readonly Series[];
 }
 
-interface DeviceState {
-  events: HistoryEvent[];
-  paths: Map<string, PathState>;
-}
+const NONE: readonly never[] = Object.freeze([]);
 
 /**
  * A number to chart: a JSON number, the first numeric field of an object (`{"value": 21.5}`), or the value of the
@@ -120,51 +139,50 @@ export class DeviceHistory {
     const id = typeof device === 'string' ? device : device?.id;
     if (typeof id !== 'string') return;
     if (name === 'device.removed') {
-      for (const path of this.devices.get(id)?.paths.values() ?? []) if (path.ring) this.seriesWithPoints--;
+      for (const series of this.devices.get(id)?.paths ?? NONE) if (series.charted) this.seriesWithPoints--;
       this.devices.delete(id);
       return;
     }
-    const event: HistoryEvent = { event: name, ts: typeof body.ts === 'number' ? body.ts : Date.now() };
-    if (typeof device === 'object' && typeof device.status === 'string') event.status = device.status;
-    const events = this.state(id).events;
-    events.push(event);
-    if (events.length > this.limits.eventsPerDevice) events.shift();
+    const status = typeof device === 'object' && typeof device.status === 'string' ? device.status : undefined;
+    // One shape for every event (status set or undefined, which JSON leaves out) and the name's one shared copy.
+    const event: HistoryEvent = { event: intern(name), ts: typeof body.ts === 'number' ? body.ts : Date.now(), status };
+    const state = this.state(id);
+    const kept = state.events.length < this.limits.eventsPerDevice ? state.events : state.events.slice(1);
+    state.events = [...kept, event];
   };
 
   events(id: string): HistoryEvent[] {
-    return [...(this.devices.get(id)?.events ?? [])];
+    return [...(this.devices.get(id)?.events ?? NONE)];
   }
 
   series(id: string): TelemetrySeries[] {
-    const paths = this.devices.get(id)?.paths ?? new Map<string, PathState>();
-    return [...paths].map(([path, state]) => ({ path, ...state.latest, points: state.ring?.points() ?? [] }));
+    return (this.devices.get(id)?.paths ?? NONE).map((series) => series.view());
   }
 
   private recordTelemetry(body: Record<string, unknown>): void {
     const { device, path, ct, value, encoding, ts } = body;
     if (typeof device !== 'string' || typeof path !== 'string' || typeof ts !== 'number') return;
-    const paths = this.state(device).paths;
-    let state = paths.get(path);
-    if (state === undefined) {
-      if (paths.size >= this.limits.pathsPerDevice) return;
-      state = { latest: { ct: null, value: null, ts: 0 }, ring: undefined };
-      paths.set(path, state);
+    const state = this.state(device);
+    let series = state.paths.find((known) => known.path === path);
+    if (series === undefined) {
+      if (state.paths.length >= this.limits.pathsPerDevice) return;
+      series = new Series(intern(path));
+      state.paths = [...state.paths, series];
     }
-    state.latest = { ct: typeof ct === 'number' ? ct : null, value, ts, ...(encoding === 'base64' && { encoding }) };
+    series.latest(typeof ct === 'number' ? ct : null, value, encoding === 'base64' ? encoding : undefined, ts);
     const number = encoding === undefined ? numericOf(value) : undefined;
     if (number === undefined) return;
-    if (state.ring === undefined) {
+    if (!series.charted) {
       if (this.seriesWithPoints >= this.limits.maxSeries) return;
       this.seriesWithPoints++;
-      state.ring = new Ring(this.limits.pointsPerSeries);
     }
-    state.ring.push(ts, number);
+    series.push(ts, number, this.limits.pointsPerSeries);
   }
 
   private state(id: string): DeviceState {
     let state = this.devices.get(id);
     if (state === undefined) {
-      state = { events: [], paths: new Map() };
+      state = { events: NONE, paths: NONE };
       this.devices.set(id, state);
     }
     return state;
