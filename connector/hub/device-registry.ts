@@ -1,4 +1,5 @@
 import type { Db, DeviceInfo, WriteBatch } from '../../src/store/index.js';
+import { intern } from '../../src/coap/intern.js';
 import { sharedAttrs, SharedLinks } from './shared-links.js';
 
 /** A device as the platform sees it: the gateway's view plus which gateway holds it. */
@@ -125,7 +126,7 @@ export class DeviceRegistry {
 
   /**
    * The device as the hub keeps it: one object of one shape (every key set, in one order), equal link lists and
-   * attributes shared between devices (shared-links.ts), `lastSeen` never moving back.
+   * attributes shared between devices (shared-links.ts), the source's one copy, `lastSeen` never moving back.
    */
   private record(gateway: string, info: DeviceInfo, previous: HubDevice | undefined, now: number | null): HubDevice {
     const { registration } = info;
@@ -135,7 +136,7 @@ export class DeviceRegistry {
       d: info.d,
       address: info.address,
       status: info.status,
-      source: info.source,
+      source: intern(info.source) as DeviceInfo['source'],
       registered: info.registered,
       lastSeen: Math.max(info.lastSeen, previous?.lastSeen ?? 0),
       resources: this.links.of(info.resources, previous?.resources),
