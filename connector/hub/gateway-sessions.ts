@@ -28,8 +28,6 @@ export interface GatewaySessionsDeps {
   pending: PendingCommands;
   records: CommandRecords;
   publish: (name: string, data: unknown) => void;
-  /** Commits ledger and registry moves now; false if the commit failed (it is retried). */
-  commit: () => boolean;
   /** Resolves once everything written so far is on disk. */
   durable: () => Promise<void>;
 }
@@ -188,8 +186,10 @@ export class GatewaySessions implements SessionHost {
     this.deps.pending.fail(id, session.key, error);
   }
 
-  commit(): boolean {
-    return this.deps.commit();
+  flush(gateway: string): number {
+    this.deps.ledger.flush();
+    this.deps.registry.flush();
+    return this.deps.ledger.get(gateway);
   }
 
   durable(): Promise<void> {

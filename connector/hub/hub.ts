@@ -91,7 +91,6 @@ export class Hub {
       records,
       // `front` is built below; no event is published before start() returns.
       publish: (name, data) => front.pubsub.publish(name, data),
-      commit,
       durable: () => writes.durable(),
     });
     const storedGateways = db.prepare('SELECT id, last_seq, last_connected_at FROM gateways');

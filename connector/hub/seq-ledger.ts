@@ -68,6 +68,7 @@ export class SeqLedger {
 
   /** Writes moved seqs into the open batch; the caller acks only once that batch is committed. */
   flush(): void {
+    if (this.dirty.size === 0) return;
     this.writes.write(() => {
       for (const gateway of this.dirty) this.saveStmt.run(gateway, this.get(gateway));
     });
