@@ -14,15 +14,23 @@ const EMPTY: Attrs = Object.freeze({});
  */
 export class SharedLinks {
   private readonly lists = new Map<string, Link[]>();
+  /** The list returned last: devices of one kind register one after another. */
+  private last: Link[] = [];
 
-  /** The shared list equal to `links`; `previous` (the device's list before this event) when it is equal. */
+  /**
+   * The shared list equal to `links`: `previous` (the device's list before this event) or the last one returned when
+   * equal, which spares the lookup's JSON key.
+   */
   of(links: readonly Link[], previous?: readonly Link[]): Link[] {
     if (previous !== undefined && sameLinks(previous, links)) return previous as Link[];
+    if (sameLinks(this.last, links)) return this.last;
     const key = JSON.stringify(links);
-    const known = this.lists.get(key);
-    if (known !== undefined) return known;
-    const list = Object.freeze(links.map(frozenLink)) as Link[];
-    if (this.lists.size < MAX_LISTS && key.length <= MAX_KEY_LENGTH) this.lists.set(key, list);
+    let list = this.lists.get(key);
+    if (list === undefined) {
+      list = Object.freeze(links.map(frozenLink)) as Link[];
+      if (this.lists.size < MAX_LISTS && key.length <= MAX_KEY_LENGTH) this.lists.set(key, list);
+    }
+    this.last = list;
     return list;
   }
 }
