@@ -10,8 +10,13 @@ import { bindSocket, literalLookup, openGroupSocket, tuneBuffers } from './socke
 import { exchangeLifetimeMs, initialTimeoutMs, type TransmissionTiming } from './timing.js';
 import { CoapTimeoutError, CoapTransportError, type Peer } from './types.js';
 
-/** Receives every response carrying a token this endpoint handed out, from the peer it was sent to. */
-export type ResponseListener = (message: Message, source: Peer) => void;
+/**
+ * Receives every response carrying a token this endpoint handed out, from the peer it was sent to. An object
+ * rather than a function: an observation is its own listener for as long as it lives, with no closure per stream.
+ */
+export interface ResponseListener {
+  response(message: Message, source: Peer): void;
+}
 
 /** A request that arrived (CON or NON with a method code), not seen before from its peer (RFC 7252 §4.5). */
 export interface IncomingRequest {
@@ -149,13 +154,15 @@ export class Endpoint {
     }
   }
 
-  /** Routes responses with `token` from `peer` (or from anyone, for multicast) to `listener` until the returned function is called. */
-  expect(peer: Peer | undefined, token: Buffer, listener: ResponseListener): () => void {
+  /** Routes responses with `token` from `peer` (or from anyone, for multicast) to `listener` until forget(). */
+  expect(peer: Peer | undefined, token: Buffer, listener: ResponseListener): void {
+    this.listeners.set(this.listenerKey(peer, token), listener);
+  }
+
+  /** Ends expect(): a token handed to another listener since is left alone. */
+  forget(peer: Peer | undefined, token: Buffer, listener: ResponseListener): void {
     const key = this.listenerKey(peer, token);
-    this.listeners.set(key, listener);
-    return () => {
-      if (this.listeners.get(key) === listener) this.listeners.delete(key);
-    };
+    if (this.listeners.get(key) === listener) this.listeners.delete(key);
   }
 
   async send(peer: Peer, message: Message): Promise<void> {
@@ -352,7 +359,7 @@ export class Endpoint {
 
   private deliver(listener: ResponseListener, message: Message, source: Peer): void {
     try {
-      listener(message, source);
+      listener.response(message, source);
     } catch (error) {
       this.options.log.error({ err: error, source }, 'coap response handler threw');
     }
