@@ -75,7 +75,8 @@ export class Observer {
     }
     this.unsubscribe.push(
       bus.on('device.registered', ({ device }) => this.sync(device.id, true)),
-      bus.on('device.updated', ({ device }) => this.sync(device.id, false)),
+      // A lifetime refresh changes no link and no address: the tasks stand as they are.
+      bus.on('device.updated', ({ device, refresh }) => refresh || this.sync(device.id, false)),
       bus.on('device.online', ({ device }) => this.sync(device.id, true)),
       bus.on('device.offline', ({ device }) => this.sync(device.id, false)),
       bus.on('device.asleep', ({ device }) => this.sync(device.id, false)),

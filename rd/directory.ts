@@ -177,14 +177,18 @@ export class Directory {
     // RFC 9176 §5.3.1: a new base moves the device; without one, a new source address moves it only when
     // the registration has no explicit base (the update's source is then its base, as at registration).
     const contact = next.baseExplicit ? contactOf(next.base, source) : source;
+    let moved = false;
     const held = this.store.write(() => {
       const device = this.store.devices.get(id);
+      moved =
+        !current.discovered && device !== undefined && (device.host !== contact.host || device.port !== contact.port);
       // An update is a sign of life: lastSeen moves with it (docs/api.md).
       if (device) this.moveDevice(device, current.discovered ? { lastSeen: now } : { ...contact, lastSeen: now });
       return this.put(next, current);
     });
     const events: Announcement[] = [];
-    this.describe(events, 'device.updated', id);
+    const refresh = !moved && held.lt === current.lt && looksTheSame(current, held);
+    this.describe(events, 'device.updated', id, refresh);
     this.markOnline(events, id, now);
     this.announce(events);
     return held;
@@ -353,12 +357,17 @@ export class Directory {
   }
 
   /** The event of a change, with the device as it is now. */
-  private describe(events: Announcement[], event: 'device.registered' | 'device.updated', id: string): void {
+  private describe(
+    events: Announcement[],
+    event: 'device.registered' | 'device.updated',
+    id: string,
+    refresh = false,
+  ): void {
     const device = this.store.devices.get(id);
-    if (device) {
-      const payload = { device: this.store.info(device) };
-      events.push(() => this.bus.emit(event, payload));
-    }
+    if (!device) return;
+    const info = this.store.info(device);
+    if (event === 'device.updated') events.push(() => this.bus.emit(event, { device: info, refresh }));
+    else events.push(() => this.bus.emit(event, { device: info }));
   }
 
   /**
