@@ -4,13 +4,16 @@ import type { Upstream } from './upstream.js';
 
 /**
  * Every device event and telemetry value goes into the outbox first, whatever the link's state and whichever
- * transport carries it (WebSocket or MQTT). Returns the unsubscribers.
+ * transport carries it (WebSocket or MQTT). With `refreshFrames`, a lifetime refresh goes as a coalesced
+ * `refresh` frame instead of a `device.updated` event (docs/protocol.md); the MQTT dialects have no such message.
+ * Returns the unsubscribers.
  */
-export function feedUpstream(bus: EventBus, upstream: Upstream): (() => void)[] {
+export function feedUpstream(bus: EventBus, upstream: Upstream, refreshFrames: boolean): (() => void)[] {
   const off: (() => void)[] = [];
   for (const name of DEVICE_EVENTS) {
     off.push(
       bus.on(name, (payload) => {
+        if (refreshFrames && 'refresh' in payload && payload.refresh) return upstream.refresh(payload.device);
         const reason = 'reason' in payload ? { reason: payload.reason } : {};
         upstream.event(name, { device: payload.device, ...reason, ts: Date.now() });
       }),

@@ -106,7 +106,7 @@ export class Connector {
   }
 
   private subscribe(): void {
-    this.unsubscribe.push(...feedUpstream(this.deps.bus, this.upstream));
+    this.unsubscribe.push(...feedUpstream(this.deps.bus, this.upstream, true));
   }
 
   private connect(): void {

@@ -1,6 +1,13 @@
 import type { Logger } from '../src/log.js';
-import type { Outbox, OutboxEntry, Store } from '../src/store/index.js';
-import type { CommandStatusFrame, EventFrame, GatewayFrame, TelemetryFrame } from './protocol/index.js';
+import type { DeviceInfo, Outbox, OutboxEntry, Store } from '../src/store/index.js';
+import {
+  MAX_REFRESHES_PER_FRAME,
+  type CommandStatusFrame,
+  type EventFrame,
+  type GatewayFrame,
+  type RefreshFrame,
+  type TelemetryFrame,
+} from './protocol/index.js';
 
 /** Most frames sent and not yet acked: bounds the socket's send buffer when the hub is slow. */
 export const SEND_WINDOW = 1000;
@@ -37,6 +44,12 @@ export class Upstream {
 
   /** Produced this turn of the event loop, appended together in one transaction at its end. */
   private pending: Pending[] = [];
+  /**
+   * Lifetime refreshes not yet sent, the newest per device: state, not history, so they skip the outbox and go
+   * out as `refresh` frames once the link has sent every event before them. While the link is down they wait
+   * here (one entry per device at most); the snapshot on reconnect already carries what they say.
+   */
+  private readonly refreshes = new Map<string, RefreshFrame['devices'][number]>();
   private flushScheduled: NodeJS.Immediate | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly outbox: Outbox;
@@ -52,6 +65,14 @@ export class Upstream {
 
   event(name: EventFrame['name'], body: EventBody): void {
     this.enqueue(['event', name, body.device.id, body]);
+  }
+
+  /** A registration's lifetime was refreshed (nothing else changed). */
+  refresh(device: DeviceInfo): void {
+    if (!device.registration) return;
+    const { updatedAt, expiresAt } = device.registration;
+    this.refreshes.set(device.id, { id: device.id, lastSeen: device.lastSeen, updatedAt, expiresAt });
+    this.scheduleFlush();
   }
 
   telemetry(body: TelemetryBody): void {
@@ -70,7 +91,10 @@ export class Upstream {
     clearImmediate(this.flushScheduled);
     clearTimeout(this.retryTimer);
     this.flushScheduled = this.retryTimer = undefined;
-    if (this.pending.length === 0 && this.trimmed === this.acked) return;
+    if (this.pending.length === 0 && this.trimmed === this.acked) {
+      if (this.refreshes.size > 0) this.whenDurable(this.durableSeq, () => this.sendRefreshes());
+      return;
+    }
     const acked = this.acked;
     let entries: OutboxEntry[];
     try {
@@ -87,7 +111,12 @@ export class Upstream {
     this.trimmed = acked;
     this.pending = [];
     const last = entries.at(-1)?.seq;
-    if (last !== undefined) this.whenDurable(last, () => entries.forEach((entry) => this.record(entry)));
+    if (last !== undefined) {
+      this.whenDurable(last, () => {
+        entries.forEach((entry) => this.record(entry));
+        this.sendRefreshes();
+      });
+    } else if (this.refreshes.size > 0) this.whenDurable(this.durableSeq, () => this.sendRefreshes());
   }
 
   /** Writes what is pending (the connector is stopping); no timer is left behind. */
@@ -167,9 +196,21 @@ export class Upstream {
       if (onDisk.length === 0) {
         // Everything on disk is on the wire; newer entries go out as their commit completes (whenDurable).
         this.caughtUp = true;
+        this.sendRefreshes();
         return;
       }
       for (const entry of onDisk) if (!this.transmit(entry)) return;
+    }
+  }
+
+  /** Refreshes go out only behind every event before them, so the hub never applies one to a device it has yet to hear of. */
+  private sendRefreshes(): void {
+    if (this.send === undefined || !this.caughtUp || this.refreshes.size === 0) return;
+    const devices = [...this.refreshes.values()];
+    this.refreshes.clear();
+    for (let from = 0; from < devices.length; from += MAX_REFRESHES_PER_FRAME) {
+      // A link that fails this send has lost them; the snapshot on the next connect says the same.
+      this.send({ type: 'refresh', devices: devices.slice(from, from + MAX_REFRESHES_PER_FRAME) });
     }
   }
 

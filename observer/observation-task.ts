@@ -1,15 +1,8 @@
-import type { CoapReply, Observation } from '../src/coap/types.js';
+import type { CoapReply, Observation, ObservationEnd } from '../src/coap/types.js';
 import { Poller } from './poll-task.js';
 import type { ResourceTarget } from './selection.js';
 import type { ResourceTask, TaskContext } from './task.js';
-
-type Ending = Awaited<Observation['ended']>;
-
-/** An observation and a promise settled by its first reply or its end. */
-interface Stream {
-  observation: Observation;
-  answered: Promise<void>;
-}
+import type { Watched } from './watchdogs.js';
 
 const FIRST_RETRY_MS = 1_000;
 // Short and capped: a device that restarted (and forgot its observers, RFC 7641 §4.1) gets its
@@ -27,49 +20,57 @@ const QUIET_MARGIN_FRACTION = 0.2;
  * re-observes at once, and the first notification of a new stream ends the polling. A reply
  * without Observe (§3.1) turns the task into polling for good.
  */
-export class ObservationTask implements ResourceTask {
-  private current: Stream | undefined;
-  /** Bumped on every (re)establishment and on stop: callbacks of an older stream are ignored. */
+export class ObservationTask implements ResourceTask, Watched {
+  /** The stream to deregister before the next one registers. */
+  private current: Observation | undefined;
+  /** The stream of this generation: notifications and ends of any other are ignored. */
+  private live: Observation | undefined;
+  /** Bumped on every (re)establishment and on stop: an establishment overtaken by another gives up. */
   private generation = 0;
   private stopped = false;
   suspended = false;
-  private watchdog: NodeJS.Timeout | undefined;
+  /** Length of the armed quiet-stream watchdog (ctx.watchdogs), 0 when none is armed. */
+  private quietMs = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = FIRST_RETRY_MS;
   /** Max-Age of the last notification: how often the resource is polled while the stream is down. */
   private freshnessMs: number;
   /** The establishment slot, held until the first reply or the end of the stream. */
   private releaseSlot: (() => void) | undefined;
-  private readonly fallback: Poller;
+  /** Made when first needed: most resources are observed for their whole life and never polled. */
+  private poller: Poller | undefined;
   /** The stream ended because the device stopped answering (quiet stream, unanswered registration). */
   private silent = false;
-  /** The stop of the task this one replaces: part of this task's own stop, see stop(). */
-  private predecessor: Promise<void> = Promise.resolve();
+  /** The stop of the task this one replaces, until it has settled: part of this task's own stop, see stop(). */
+  private predecessor: Promise<void> | undefined;
 
   constructor(
     private readonly ctx: TaskContext,
     readonly target: ResourceTarget,
   ) {
-    this.fallback = new Poller(ctx, target, () => this.onPollAnswered());
     this.freshnessMs = ctx.defaultMaxAgeSeconds * 1000;
   }
 
-  start(after: Promise<void> = Promise.resolve()): void {
+  start(after?: Promise<void>): void {
     this.predecessor = after;
-    void after.then(() => this.establish());
+    void (after ?? Promise.resolve()).then(() => {
+      if (this.predecessor === after) this.predecessor = undefined;
+      return this.establish();
+    });
   }
 
   suspend(): void {
     this.suspended = true;
     this.clearTimers();
-    this.fallback.stop();
+    this.poller?.stop();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.generation++;
+    this.live = undefined;
     this.clearTimers();
-    this.fallback.stop();
+    this.poller?.stop();
     this.releaseSlot?.();
     const current = this.current;
     this.current = undefined;
@@ -78,9 +79,51 @@ export class ObservationTask implements ResourceTask {
     await this.predecessor;
   }
 
+  /** A notification of one of this task's streams (the client's ObservationListener). */
+  notified(reply: CoapReply, observation: Observation): void {
+    if (this.stopped || observation !== this.live) return;
+    this.releaseSlot?.();
+    this.releaseSlot = undefined;
+    // §3.1: a reply without Observe is the plain GET response; the stream ends as 'not-observable'.
+    if (reply.observe === undefined) return;
+    this.silent = false;
+    // A notification from a device taken offline: it is back (a re-registration still in flight reached it
+    // after a restart); the Pinger confirms and brings it online, which re-observes everything else at once.
+    if (this.suspended) this.ctx.checkLiveness(this.target.deviceId);
+    this.retryDelayMs = FIRST_RETRY_MS;
+    clearTimeout(this.retryTimer);
+    this.poller?.stop();
+    this.ctx.publish(this.target, reply);
+    this.armWatchdog(reply.maxAge);
+  }
+
+  /** The end of one of this task's streams (the client's ObservationListener). */
+  ended(ending: ObservationEnd, observation: Observation): void {
+    if (this.stopped || observation !== this.live) return;
+    this.onEnded(ending);
+  }
+
+  /** The watchdog expired: notifications went quiet past Max-Age and the margin. */
+  quiet(): void {
+    const quietMs = this.quietMs;
+    this.quietMs = 0;
+    this.ctx.log.info(
+      { device: this.target.deviceId, path: this.target.path, quietMs },
+      'notifications went quiet: checking the device, polling while re-observing',
+    );
+    this.unanswered();
+    if (!this.stopped) this.fallback.start(0, this.freshnessMs);
+    void this.establish();
+  }
+
+  private get fallback(): Poller {
+    return (this.poller ??= new Poller(this.ctx, this.target, () => this.onPollAnswered()));
+  }
+
   private async establish(): Promise<void> {
     if (this.stopped) return;
     const generation = ++this.generation;
+    this.live = undefined;
     clearTimeout(this.retryTimer);
     this.releaseSlot?.();
     const release = await this.ctx.limiter.acquire();
@@ -95,48 +138,23 @@ export class ObservationTask implements ResourceTask {
     this.releaseSlot = release;
     const { host, port, path } = this.target;
     try {
-      let markAnswered = (): void => undefined;
-      const answered = new Promise<void>((resolve) => (markAnswered = resolve));
       const observation = this.ctx.client.observe(
         { host, port, method: 'GET', path, timeoutMs: this.ctx.requestTimeoutMs },
-        (reply) => {
-          markAnswered();
-          this.onNotification(generation, reply);
-        },
+        this,
       );
-      this.current = { observation, answered };
-      void observation.ended.then((ending) => {
-        markAnswered();
-        this.onEnded(generation, ending);
-      });
+      this.current = observation;
+      this.live = observation;
     } catch (err) {
-      this.onEnded(generation, { reason: 'timeout' }, err);
+      this.onEnded({ reason: 'timeout' }, err);
     }
   }
 
-  private onNotification(generation: number, reply: CoapReply): void {
-    if (this.stopped || generation !== this.generation) return;
-    this.releaseSlot?.();
-    this.releaseSlot = undefined;
-    // §3.1: a reply without Observe is the plain GET response; the stream ends as 'not-observable'.
-    if (reply.observe === undefined) return;
-    this.silent = false;
-    // A notification from a device taken offline: it is back (a re-registration still in flight reached it
-    // after a restart); the Pinger confirms and brings it online, which re-observes everything else at once.
-    if (this.suspended) this.ctx.checkLiveness(this.target.deviceId);
-    this.retryDelayMs = FIRST_RETRY_MS;
-    clearTimeout(this.retryTimer);
-    this.fallback.stop();
-    this.ctx.publish(this.target, reply);
-    this.armWatchdog(reply.maxAge);
-  }
-
-  private onEnded(generation: number, ending: Ending, err?: unknown): void {
-    if (this.stopped || generation !== this.generation) return;
+  private onEnded(ending: ObservationEnd, err?: unknown): void {
     this.releaseSlot?.();
     this.releaseSlot = undefined;
     this.current = undefined;
-    clearTimeout(this.watchdog);
+    this.live = undefined;
+    this.disarmWatchdog();
     const { log } = this.ctx;
     const where = { device: this.target.deviceId, path: this.target.path };
     switch (ending.reason) {
@@ -152,7 +170,7 @@ export class ObservationTask implements ResourceTask {
       case 'rejected':
         // An error reply (§3.2): the resource is gone or refuses; the next registration tries again.
         log.warn({ ...where, code: ending.reply?.code }, 'observe request rejected');
-        this.fallback.stop();
+        this.poller?.stop();
         return;
       default:
         log.info({ ...where, reason: ending.reason, err: (err as Error | undefined)?.message }, 'observation ended');
@@ -171,21 +189,20 @@ export class ObservationTask implements ResourceTask {
   }
 
   private armWatchdog(maxAgeSeconds: number | undefined): void {
-    clearTimeout(this.watchdog);
-    if (this.suspended) return;
+    if (this.suspended) return this.disarmWatchdog();
     // Max-Age 0 (or none) gives no freshness to go by: the configured default applies (RFC 7252 §5.10.5 defaults to 60 s).
     const maxAgeMs = (maxAgeSeconds || this.ctx.defaultMaxAgeSeconds) * 1000;
     this.freshnessMs = maxAgeMs;
     const quietMs = maxAgeMs + Math.max(QUIET_MARGIN_MIN_MS, maxAgeMs * QUIET_MARGIN_FRACTION);
-    this.watchdog = setTimeout(() => {
-      this.ctx.log.info(
-        { device: this.target.deviceId, path: this.target.path, quietMs },
-        'notifications went quiet: checking the device, polling while re-observing',
-      );
-      this.unanswered();
-      if (!this.stopped) this.fallback.start(0, this.freshnessMs);
-      void this.establish();
-    }, quietMs);
+    if (quietMs !== this.quietMs) this.disarmWatchdog();
+    this.quietMs = quietMs;
+    this.ctx.watchdogs.arm(this, quietMs);
+  }
+
+  private disarmWatchdog(): void {
+    if (this.quietMs === 0) return;
+    this.ctx.watchdogs.disarm(this, this.quietMs);
+    this.quietMs = 0;
   }
 
   /** The device stopped answering: its liveness is checked now, not at the next ping round. */
@@ -204,9 +221,8 @@ export class ObservationTask implements ResourceTask {
   }
 
   private clearTimers(): void {
-    clearTimeout(this.watchdog);
+    this.disarmWatchdog();
     clearTimeout(this.retryTimer);
-    this.watchdog = undefined;
     this.retryTimer = undefined;
   }
 
@@ -215,8 +231,8 @@ export class ObservationTask implements ResourceTask {
    * registration deadline bounds the wait): the device may already list us, and a cancel before the
    * answer could not name the registration to remove.
    */
-  private async retire({ observation, answered }: Stream, takeSlot = true): Promise<void> {
-    await answered;
+  private async retire(observation: Observation, takeSlot = true): Promise<void> {
+    await observation.answered();
     try {
       await (takeSlot ? this.ctx.limiter.run(() => observation.cancel()) : observation.cancel());
     } catch (err) {

@@ -11,6 +11,7 @@ import { PollTask } from './poll-task.js';
 import { sameTarget, selectResources, targetKey, type ResourceTarget } from './selection.js';
 import type { ResourceTask, TaskContext } from './task.js';
 import { toTelemetry } from './telemetry.js';
+import { Watchdogs } from './watchdogs.js';
 
 export interface ObserverDeps {
   store: Store;
@@ -30,7 +31,8 @@ const STOP_GRACE_MS = 1_000;
 interface DeviceTasks {
   /** createdAt of the registration the tasks were made for: a new one means the device re-registered. */
   registeredAt: number;
-  tasks: Map<string, ResourceTask>;
+  /** A device has a handful of tasks: an array, not a Map (a Map's table costs some 200 bytes per device). */
+  tasks: ResourceTask[];
 }
 
 /**
@@ -56,6 +58,7 @@ export class Observer {
       client,
       log,
       limiter: new Limiter(config.concurrency),
+      watchdogs: new Watchdogs(),
       requestTimeoutMs: config.requestTimeoutMs,
       defaultMaxAgeSeconds: config.defaultMaxAgeSeconds,
       publish: (target, reply) => this.publish(target, reply),
@@ -72,7 +75,8 @@ export class Observer {
     }
     this.unsubscribe.push(
       bus.on('device.registered', ({ device }) => this.sync(device.id, true)),
-      bus.on('device.updated', ({ device }) => this.sync(device.id, false)),
+      // A lifetime refresh changes no link and no address: the tasks stand as they are.
+      bus.on('device.updated', ({ device, refresh }) => refresh || this.sync(device.id, false)),
       bus.on('device.online', ({ device }) => this.sync(device.id, true)),
       bus.on('device.offline', ({ device }) => this.sync(device.id, false)),
       bus.on('device.asleep', ({ device }) => this.sync(device.id, false)),
@@ -98,7 +102,7 @@ export class Observer {
   /** Tasks running now, by mode: for logs, the CLI and tests. */
   taskCount(): { observe: number; poll: number } {
     const count = { observe: 0, poll: 0 };
-    for (const { tasks } of this.devices.values()) for (const task of tasks.values()) count[task.target.mode]++;
+    for (const { tasks } of this.devices.values()) for (const task of tasks) count[task.target.mode]++;
     return count;
   }
 
@@ -112,37 +116,39 @@ export class Observer {
     // Asleep like offline: no polls or re-observations spent on a radio that is off. When the device wakes
     // (device.online), the suspended observations are established again in its awake window.
     if (device.status === 'offline' || device.status === 'asleep') {
-      for (const task of entry?.tasks.values() ?? []) task.suspend();
+      for (const task of entry?.tasks ?? []) task.suspend();
       return;
     }
     const replaceAll = restart || (entry !== undefined && entry.registeredAt !== reg.createdAt);
     const wanted = new Map<string, ResourceTarget>(
       selectResources(reg, config, store.isSleepy(deviceId)).map((t) => [targetKey(t), t]),
     );
-    const tasks = entry?.tasks ?? new Map<string, ResourceTask>();
+    const tasks: ResourceTask[] = [];
     const predecessors = new Map<string, Promise<void>>();
-    for (const [key, task] of tasks) {
+    for (const task of entry?.tasks ?? []) {
+      const key = targetKey(task.target);
       const target = wanted.get(key);
       if (target && !replaceAll && !task.suspended && sameTarget(task.target, target)) {
         wanted.delete(key);
+        tasks.push(task);
         continue;
       }
-      tasks.delete(key);
       predecessors.set(key, this.stopTask(task));
     }
     for (const [key, target] of wanted) {
       const task = target.mode === 'observe' ? new ObservationTask(this.ctx, target) : new PollTask(this.ctx, target);
-      tasks.set(key, task);
+      tasks.push(task);
       task.start(predecessors.get(key));
     }
-    this.devices.set(deviceId, { registeredAt: reg.createdAt, tasks });
+    // A copy is exactly as long as the list (push() leaves room for 17 tasks: 150 bytes a device).
+    this.devices.set(deviceId, { registeredAt: reg.createdAt, tasks: tasks.slice() });
   }
 
   private drop(deviceId: string): void {
     const entry = this.devices.get(deviceId);
     if (!entry) return;
     this.devices.delete(deviceId);
-    for (const task of entry.tasks.values()) void this.stopTask(task);
+    for (const task of entry.tasks) void this.stopTask(task);
   }
 
   private stopTask(task: ResourceTask): Promise<void> {

@@ -1,6 +1,7 @@
 import type { ObserverConfig } from '../src/config.js';
 import type { Registration } from '../src/store/index.js';
 import type { Link } from '../src/coap/link-format.js';
+import { intern } from '../src/coap/intern.js';
 
 export type TaskMode = 'observe' | 'poll';
 
@@ -68,7 +69,8 @@ export function selectResources(reg: Registration, config: ObserverConfig, sleep
     }
     const authority = coapAuthority(url);
     if (!authority) continue;
-    const path = url.pathname || '/';
+    // Shared by every device that registered the same path: a task keeps its target as long as it runs.
+    const path = intern(url.pathname || '/');
     const rule = config.poll.find(
       (candidate) =>
         (candidate.path !== undefined && candidate.path === path) ||
@@ -76,27 +78,32 @@ export function selectResources(reg: Registration, config: ObserverConfig, sleep
     );
     for (const wanted of config.observe) {
       if (!isAtOrBelow(wanted.path, path)) continue;
-      const target: ResourceTarget = {
-        deviceId: reg.deviceId,
-        ...authority,
-        path: wanted.path,
-        mode: 'observe',
-        intervalSeconds: config.defaultMaxAgeSeconds,
-      };
+      const target = resourceTarget(reg.deviceId, authority, wanted.path, 'observe', config.defaultMaxAgeSeconds);
       targets.set(targetKey(target), target);
     }
     const observe = config.observeMarked && link.attrs.obs !== undefined;
     if (!observe && (!rule || sleepy)) continue;
-    const target: ResourceTarget = {
-      deviceId: reg.deviceId,
-      ...authority,
+    const target = resourceTarget(
+      reg.deviceId,
+      authority,
       path,
-      mode: observe ? 'observe' : 'poll',
-      intervalSeconds: rule?.intervalSeconds ?? config.defaultMaxAgeSeconds,
-    };
+      observe ? 'observe' : 'poll',
+      rule?.intervalSeconds ?? config.defaultMaxAgeSeconds,
+    );
     targets.set(targetKey(target), target);
   }
   return [...targets.values()];
+}
+
+/** Every field written in one literal, in one order: all targets share one shape with in-object fields. */
+function resourceTarget(
+  deviceId: string,
+  { host, port }: { host: string; port: number },
+  path: string,
+  mode: TaskMode,
+  intervalSeconds: number,
+): ResourceTarget {
+  return { deviceId, host, port, path, mode, intervalSeconds };
 }
 
 /** Identity of a task (DESIGN "Observer": diffed by device, path and address). */

@@ -2,11 +2,14 @@ import type { Logger } from '../src/log.js';
 import type { CoapClientApi, CoapReply } from '../src/coap/types.js';
 import type { Limiter } from './limiter.js';
 import type { ResourceTarget } from './selection.js';
+import type { Watchdogs } from './watchdogs.js';
 
 /** What every task of the Observer shares. */
 export interface TaskContext {
   client: Pick<CoapClientApi, 'request' | 'observe'>;
   limiter: Limiter;
+  /** The quiet-stream watchdogs of every observation, on one timer per length. */
+  watchdogs: Watchdogs;
   log: Logger;
   requestTimeoutMs: number;
   defaultMaxAgeSeconds: number;

@@ -141,8 +141,7 @@ export class Directory {
         updatedAt: now,
         expiresAt: now + input.lt * 1000,
       };
-      this.put(next, previous);
-      return next;
+      return this.put(next, previous);
     });
     const events: Announcement[] = [];
     this.describe(events, 'device.registered', reg.deviceId);
@@ -178,17 +177,21 @@ export class Directory {
     // RFC 9176 §5.3.1: a new base moves the device; without one, a new source address moves it only when
     // the registration has no explicit base (the update's source is then its base, as at registration).
     const contact = next.baseExplicit ? contactOf(next.base, source) : source;
-    this.store.write(() => {
+    let moved = false;
+    const held = this.store.write(() => {
       const device = this.store.devices.get(id);
+      moved =
+        !current.discovered && device !== undefined && (device.host !== contact.host || device.port !== contact.port);
       // An update is a sign of life: lastSeen moves with it (docs/api.md).
       if (device) this.moveDevice(device, current.discovered ? { lastSeen: now } : { ...contact, lastSeen: now });
-      this.put(next, current);
+      return this.put(next, current);
     });
     const events: Announcement[] = [];
-    this.describe(events, 'device.updated', id);
+    const refresh = !moved && held.lt === current.lt && looksTheSame(current, held);
+    this.describe(events, 'device.updated', id, refresh);
     this.markOnline(events, id, now);
     this.announce(events);
-    return next;
+    return held;
   }
 
   /** Removes a registration (RFC 9176 §5.3.2, or its lifetime ran out); the device row stays, offline. */
@@ -264,8 +267,7 @@ export class Directory {
         updatedAt: now,
         expiresAt: now + lifetimeSeconds * 1000,
       };
-      this.put(next, this.store.registrations.get(device.id));
-      return next;
+      return this.put(next, this.store.registrations.get(device.id));
     });
     const events: Announcement[] = [];
     this.describe(events, previous ? 'device.updated' : 'device.registered', reg.deviceId);
@@ -328,19 +330,22 @@ export class Directory {
     return size;
   }
 
-  private put(next: Registration, previous: Registration | undefined): void {
-    this.store.registrations.put(next);
+  /** Stores `reg` and returns it as the store holds it (its links shared with equal ones, link-lists.ts). */
+  private put(reg: Registration, previous: Registration | undefined): Registration {
+    const next = this.store.registrations.put(reg);
     this.held += this.sizeOf(next) - (previous ? this.sizeOf(previous) : 0);
     // A lifetime refresh (the common update) changes nothing a lookup shows or the index knows.
     if (previous && looksTheSame(previous, next)) {
       keepRenderings(previous, next);
-      return;
+      return next;
     }
     this.changes++;
     // The index knows only ep and the links' rt (a new base from a new source address leaves it alone).
-    if (previous && previous.ep === next.ep && previous.links === next.links) return;
-    if (previous) this.index.delete(previous);
-    this.index.add(next);
+    if (!(previous && previous.ep === next.ep && previous.links === next.links)) {
+      if (previous) this.index.delete(previous);
+      this.index.add(next);
+    }
+    return next;
   }
 
   private markOnline(events: Announcement[], id: string, now: number): void {
@@ -352,12 +357,17 @@ export class Directory {
   }
 
   /** The event of a change, with the device as it is now. */
-  private describe(events: Announcement[], event: 'device.registered' | 'device.updated', id: string): void {
+  private describe(
+    events: Announcement[],
+    event: 'device.registered' | 'device.updated',
+    id: string,
+    refresh = false,
+  ): void {
     const device = this.store.devices.get(id);
-    if (device) {
-      const payload = { device: this.store.info(device) };
-      events.push(() => this.bus.emit(event, payload));
-    }
+    if (!device) return;
+    const info = this.store.info(device);
+    if (event === 'device.updated') events.push(() => this.bus.emit(event, { device: info, refresh }));
+    else events.push(() => this.bus.emit(event, { device: info }));
   }
 
   /**

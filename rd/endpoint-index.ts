@@ -7,22 +7,35 @@ import { tokens } from './match.js';
  * Maintained by Directory on every put and remove.
  */
 export class EndpointIndex {
-  private readonly byEp = new Map<string, Set<string>>();
+  /**
+   * An endpoint name is almost always one device's (sectors apart): its one id is held as is, and a Set
+   * (some 150 bytes) only once a second device shares the name.
+   */
+  private readonly byEp = new Map<string, string | Set<string>>();
   private readonly byRt = new Map<string, Set<string>>();
 
   add(reg: Registration): void {
-    addTo(this.byEp, reg.ep, reg.deviceId);
+    const held = this.byEp.get(reg.ep);
+    if (held === undefined || held === reg.deviceId) this.byEp.set(reg.ep, reg.deviceId);
+    else if (typeof held === 'string') this.byEp.set(reg.ep, new Set([held, reg.deviceId]));
+    else held.add(reg.deviceId);
     for (const token of rtTokens(reg)) addTo(this.byRt, token, reg.deviceId);
   }
 
   delete(reg: Registration): void {
-    removeFrom(this.byEp, reg.ep, reg.deviceId);
+    const held = this.byEp.get(reg.ep);
+    if (held === reg.deviceId) this.byEp.delete(reg.ep);
+    else if (typeof held === 'object') {
+      held.delete(reg.deviceId);
+      if (held.size === 1) this.byEp.set(reg.ep, held.values().next().value!);
+    }
     for (const token of rtTokens(reg)) removeFrom(this.byRt, token, reg.deviceId);
   }
 
   /** Device ids of registrations with that endpoint name (any sector). */
   withEndpoint(ep: string): ReadonlySet<string> {
-    return this.byEp.get(ep) ?? EMPTY;
+    const held = this.byEp.get(ep);
+    return held === undefined ? EMPTY : typeof held === 'string' ? new Set([held]) : held;
   }
 
   /** Device ids of registrations with a link carrying that rt token. */

@@ -6,7 +6,7 @@ import type { Attrs, Link } from '../src/coap/link-format.js';
  * before: keeping the objects already held, rather than the freshly parsed copies, means the store writes
  * no links, the index is not touched and the copies die young instead of as old-space garbage.
  */
-export function keptLinks(previous: Link[] | undefined, next: Link[]): Link[] {
+export function keptLinks(previous: readonly Link[] | undefined, next: Link[]): readonly Link[] {
   return previous !== undefined && sameLinks(previous, next) ? previous : next;
 }
 

@@ -20,7 +20,11 @@ export interface Telemetry {
 /** Every event the components exchange, by name. Payloads are plain data: safe to serialise as is. */
 export interface GatewayEvents {
   'device.registered': { device: DeviceInfo };
-  'device.updated': { device: DeviceInfo };
+  /**
+   * `refresh`: the update only refreshed the lifetime (RFC 9176 §5.3.1 without parameters, from the same address):
+   * a sign of life, with nothing changed that a lookup, a worker or the platform acts on but lastSeen and expiry.
+   */
+  'device.updated': { device: DeviceInfo; refresh: boolean };
   'device.removed': { device: DeviceInfo; reason: RemovalReason };
   'device.online': { device: DeviceInfo };
   'device.offline': { device: DeviceInfo };

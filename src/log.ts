@@ -11,7 +11,7 @@ export interface LogOptions {
 /** One JSON line per event; pretty-printed for people at a terminal (pino-pretty as a transport). */
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
-  const pretty = options.pretty ?? process.stdout.isTTY === true;
+  const pretty = options.pretty ?? prettyByDefault();
   if (pretty) {
     return pino({
       level,
@@ -22,6 +22,11 @@ export function createLogger(options: LogOptions = {}): Logger {
     });
   }
   return pino({ level, base: { pid: process.pid } });
+}
+
+/** People read the log at a terminal; anything else (a journal, a file, a pipe) gets JSON lines. */
+export function prettyByDefault(): boolean {
+  return process.stdout.isTTY === true;
 }
 
 /** A logger that drops everything: for tests and benchmarks that assert on behaviour, not logs. */

@@ -94,6 +94,25 @@ export class DeviceRegistry {
     });
   }
 
+  /**
+   * A gateway's `refresh` frame: its devices' registrations were refreshed. lastSeen is persisted at the next
+   * flush(); the new expiry only in memory, since a hub that restarts gets the gateway's snapshot again on its
+   * reconnect. A device another gateway holds, or one not heard of yet, is left alone.
+   */
+  refresh(
+    gateway: string,
+    refreshes: readonly { id: string; lastSeen: number; updatedAt: number; expiresAt: number }[],
+  ): void {
+    for (const { id, lastSeen, updatedAt, expiresAt } of refreshes) {
+      const device = this.byId.get(id);
+      if (device === undefined || device.gateway !== gateway) continue;
+      this.touch(id, lastSeen);
+      if (device.registration && updatedAt > device.registration.updatedAt) {
+        device.registration = { ...device.registration, updatedAt, expiresAt };
+      }
+    }
+  }
+
   /** Telemetry from a device proves it alive at `ts`; persisted at the next flush(). */
   touch(id: string, ts: number): void {
     const device = this.byId.get(id);

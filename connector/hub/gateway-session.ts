@@ -31,6 +31,8 @@ export interface SessionHost {
   upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame | CommandStatusFrame): void;
   /** Records `seq` as taken; false for a duplicate. */
   take(gateway: string, seq: number): boolean;
+  /** Lifetime refreshes of the gateway's devices (no seq: state, applied as it comes). */
+  refresh(session: GatewaySession, frame: GatewayFrameOf<'refresh'>): void;
   /** The gateway's whole device set, once all parts of its snapshot arrived. */
   snapshot(session: GatewaySession, devices: DeviceInfoFrame[]): void;
   /**
@@ -87,6 +89,10 @@ export class GatewaySession {
     telemetry: (frame) => this.onUpstream(frame),
     command_status: (frame) => this.onUpstream(frame),
     snapshot: (frame) => this.onSnapshotPart(frame),
+    refresh: (frame) => {
+      this.received++;
+      this.host.refresh(this, frame);
+    },
     result: (frame) => {
       if (!this.host.result(this, frame)) this.host.log.debug({ id: frame.id }, 'result for no waiting command');
     },

@@ -139,6 +139,10 @@ export class GatewaySessions implements SessionHost {
     return this.deps.ledger.get(gateway);
   }
 
+  refresh(session: GatewaySession, frame: GatewayFrameOf<'refresh'>): void {
+    this.deps.registry.refresh(session.gateway!, frame.devices);
+  }
+
   upstream(session: GatewaySession, frame: EventFrame | TelemetryFrame | CommandStatusFrame): void {
     const gateway = session.gateway!;
     if (frame.type === 'command_status') return this.commandStatus(session, frame);

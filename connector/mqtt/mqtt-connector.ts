@@ -64,7 +64,7 @@ export class MqttConnector {
       );
     }
     this.running = true;
-    this.unsubscribe = feedUpstream(this.deps.bus, this.upstream);
+    this.unsubscribe = feedUpstream(this.deps.bus, this.upstream, false);
     this.connect();
   }
 

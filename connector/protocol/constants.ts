@@ -9,6 +9,8 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 export const WS_MAX_PAYLOAD_BYTES = 16 * MAX_FRAME_BYTES;
 /** What one part of a snapshot holds at most (UTF-8 bytes of its devices), well within MAX_FRAME_BYTES. */
 export const SNAPSHOT_PART_BYTES = 256 * 1024;
+/** Devices one `refresh` frame names at most (about 100 bytes each, far within MAX_FRAME_BYTES). */
+export const MAX_REFRESHES_PER_FRAME = 2000;
 
 /** WebSocket close codes of the link (RFC 6455 §7.4.2: 4000–4999 are the application's). */
 export const closeCodes = {

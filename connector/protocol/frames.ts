@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { coapMethods, commandErrorCodes, commandStatuses, deviceEventNames, removalReasons } from './constants.js';
+import {
+  coapMethods,
+  commandErrorCodes,
+  commandStatuses,
+  deviceEventNames,
+  MAX_REFRESHES_PER_FRAME,
+  removalReasons,
+} from './constants.js';
 
 /** Every frame of the platform link, its schema and its type (docs/protocol.md). */
 
@@ -192,8 +199,22 @@ const commandStatusFrame = z.object({
   ts: timestamp,
 });
 
+/**
+ * Registrations whose lifetime was refreshed (RFC 9176 §5.3.1: an update that changed nothing else, from the
+ * same address), coalesced per device: state, not history, so no seq, no outbox entry and no ack. Sent after the
+ * events before it on the same link; lost with a link that drops, since the snapshot on reconnect carries the same.
+ */
+const refreshFrame = z.object({
+  type: z.literal('refresh'),
+  devices: z
+    .array(z.object({ id, lastSeen: timestamp, updatedAt: timestamp, expiresAt: timestamp }))
+    .min(1)
+    .max(MAX_REFRESHES_PER_FRAME),
+});
+
 export const gatewayFrameSchemas = {
   hello: helloFrame,
+  refresh: refreshFrame,
   event: eventFrame,
   telemetry: telemetryFrame,
   snapshot: snapshotFrame,
@@ -216,6 +237,7 @@ export type HelloFrame = z.infer<typeof helloFrame>;
 export type EventFrame = z.infer<typeof eventFrame>;
 export type TelemetryFrame = z.infer<typeof telemetryFrame>;
 export type SnapshotFrame = z.infer<typeof snapshotFrame>;
+export type RefreshFrame = z.infer<typeof refreshFrame>;
 export type ResultOkFrame = z.infer<typeof resultOkFrame>;
 export type ResultErrorFrame = z.infer<typeof resultErrorFrame>;
 export type ResultFrame = ResultOkFrame | ResultErrorFrame;

@@ -29,6 +29,7 @@ export {
   type ResultErrorFrame,
   type ResultFrame,
   type ResultOkFrame,
+  type RefreshFrame,
   type SnapshotFrame,
   type TelemetryFrame,
   type WelcomeFrame,

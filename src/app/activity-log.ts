@@ -17,7 +17,9 @@ export function logActivity(bus: EventBus, log: Logger): () => void {
     bus.on(event, (payload) => {
       const { device } = payload;
       const reason = 'reason' in payload ? payload.reason : undefined;
-      log.info(
+      // Every device refreshes its registration about twice a lifetime: routine, so at debug.
+      const level = 'refresh' in payload && payload.refresh ? 'debug' : 'info';
+      log[level](
         { event, device: device.id, ep: device.ep, address: device.address, reason },
         `${event} ${device.ep ?? device.id}`,
       );

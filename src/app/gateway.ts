@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { createConnector, type LinkTls, type PlatformLink } from '../../connector/index.js';
-import { GATEWAY_PATH, Hub, isAuthorized } from '../../connector/hub/index.js';
+import { GATEWAY_PATH, isAuthorized } from '../../connector/hub/index.js';
 import { Executer } from '../../executer/index.js';
 import { Observer } from '../../observer/index.js';
 import { AwakeWindows, Pinger } from '../../pinger/index.js';
@@ -12,6 +12,8 @@ import { Endpoint } from '../coap/endpoint.js';
 import { DEFAULT_TIMING } from '../coap/timing.js';
 import { ConfigError, DEFAULT_API_KEY, type Config } from '../config.js';
 import { logActivity } from './activity-log.js';
+import { EmbeddedHub } from './embedded-hub.js';
+import { prettyByDefault } from '../log.js';
 import { EventBus } from '../events.js';
 import { createRegistry, MetricsServer, operatorRoutes, type ReadinessCheck, type Registry } from '../metrics/index.js';
 import { registerCoreMetrics, timedCommands } from '../metrics/core-metrics.js';
@@ -74,7 +76,7 @@ export class Gateway {
   readonly bus: EventBus;
   readonly rd: ResourceDirectory;
   readonly executer: Executer;
-  readonly hub: Hub | null;
+  readonly hub: EmbeddedHub | null;
   private readonly endpoint: Endpoint;
   /** Every metric of this process: the components', the core's and Node's (served at /metrics). */
   readonly metrics: Registry;
@@ -131,8 +133,9 @@ export class Gateway {
     this.execute = timedCommands(this.metrics, (command) => this.executer.execute(command));
     this.hub =
       config.platform.url === null
-        ? new Hub({
-            log: log.child({ component: 'hub' }),
+        ? new EmbeddedHub({
+            log,
+            pretty: prettyByDefault(),
             config: {
               ...config.hub,
               gateways: { ...config.hub.gateways, [config.platform.gatewayId]: config.platform.secret },

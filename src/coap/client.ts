@@ -1,11 +1,10 @@
 import type { Logger } from '../log.js';
 import { requestBlockwise } from './blockwise.js';
 import { Endpoint } from './endpoint.js';
-import { exchange, toReply, type OutgoingRequest } from './exchange.js';
-import { EMPTY_CODE, methodCode } from './message.js';
-import { encodeUint, OptionNumber, pathSegments, stringOptions, type CoapOption } from './options.js';
+import { exchange, outgoingRequest, toReply, type OutgoingRequest } from './exchange.js';
+import { EMPTY_CODE } from './message.js';
 import { resolvePeer } from './peer.js';
-import { ObservationStream } from './observation.js';
+import { ObservationStream, type ObservationContext } from './observation.js';
 import { multicastRequest } from './multicast.js';
 import { deadlineTimer, DEFAULT_TIMING, maxTransmitWaitMs, type TransmissionTiming } from './timing.js';
 import {
@@ -15,6 +14,7 @@ import {
   type CoapReply,
   type CoapRequestOptions,
   type Observation,
+  type ObservationListener,
   type Peer,
 } from './types.js';
 
@@ -33,28 +33,6 @@ export interface CoapClientOptions {
   blockSize?: number;
 }
 
-/** Turns the caller's view of a request into options (RFC 7252 §5.10) and the method code. */
-export function outgoingRequest(options: CoapRequestOptions): OutgoingRequest {
-  // A path typed with its query (`/a?x=1&y`) is split as RFC 7252 §6.4 splits a URI.
-  const [path = '', inlineQuery] = options.path.split(/\?(.*)/s, 2);
-  const query = [...(inlineQuery ? inlineQuery.split('&').map(decodeURIComponent) : []), ...(options.query ?? [])];
-  const list: CoapOption[] = [
-    ...stringOptions(OptionNumber.uriPath, pathSegments(path)),
-    ...stringOptions(OptionNumber.uriQuery, query),
-  ];
-  if (options.contentFormat !== undefined) {
-    list.push({ number: OptionNumber.contentFormat, value: encodeUint(options.contentFormat) });
-  }
-  if (options.accept !== undefined) list.push({ number: OptionNumber.accept, value: encodeUint(options.accept) });
-  const payload = options.payload ?? Buffer.alloc(0);
-  return {
-    code: methodCode(options.method),
-    options: list,
-    payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
-    confirmable: options.confirmable ?? true,
-  };
-}
-
 /**
  * The gateway's CoAP client (RFC 7252, RFC 7641, RFC 7959) over one UDP socket: every exchange is matched by
  * (peer, token) and bounded by the caller's deadline, retransmissions and block-wise transfers included.
@@ -67,6 +45,7 @@ export class CoapClient implements CoapClientApi {
   private readonly blockBytes: number;
   private readonly active = new Set<AbortController>();
   private readonly observations = new Set<ObservationStream>();
+  private readonly observationContext: ObservationContext;
   private closed = false;
 
   constructor(options: CoapClientOptions) {
@@ -77,6 +56,12 @@ export class CoapClient implements CoapClientApi {
     this.endpoint =
       options.endpoint ??
       new Endpoint({ log: options.log, bind: options.bind ?? '::', port: options.port ?? 0, timing: this.timing });
+    this.observationContext = {
+      endpoint: this.endpoint,
+      log: this.log,
+      defaultTimeoutMs: maxTransmitWaitMs(this.timing),
+      forget: (stream) => this.observations.delete(stream),
+    };
     if (this.ownsEndpoint) {
       this.endpoint.open().catch((error: unknown) => options.log.error({ err: error }, 'coap client could not bind'));
     }
@@ -119,18 +104,9 @@ export class CoapClient implements CoapClientApi {
     }
   }
 
-  observe(options: CoapRequestOptions, onNotification: (reply: CoapReply) => void): Observation {
-    const stream = new ObservationStream({
-      endpoint: this.endpoint,
-      request: outgoingRequest(options),
-      host: options.host,
-      port: options.port,
-      timeoutMs: options.timeoutMs ?? maxTransmitWaitMs(this.timing),
-      onNotification,
-      log: this.log,
-    });
+  observe(options: CoapRequestOptions, listener: ObservationListener): Observation {
+    const stream = new ObservationStream(this.observationContext, options, listener);
     this.observations.add(stream);
-    void stream.ended.then(() => this.observations.delete(stream));
     if (this.closed) stream.stop('cancelled');
     else stream.start();
     return stream;

@@ -10,8 +10,13 @@ import { bindSocket, literalLookup, openGroupSocket, tuneBuffers } from './socke
 import { exchangeLifetimeMs, initialTimeoutMs, type TransmissionTiming } from './timing.js';
 import { CoapTimeoutError, CoapTransportError, type Peer } from './types.js';
 
-/** Receives every response carrying a token this endpoint handed out, from the peer it was sent to. */
-export type ResponseListener = (message: Message, source: Peer) => void;
+/**
+ * Receives every response carrying a token this endpoint handed out, from the peer it was sent to. An object
+ * rather than a function: an observation is its own listener for as long as it lives, with no closure per stream.
+ */
+export interface ResponseListener {
+  response(message: Message, source: Peer): void;
+}
 
 /** A request that arrived (CON or NON with a method code), not seen before from its peer (RFC 7252 §4.5). */
 export interface IncomingRequest {
@@ -19,7 +24,9 @@ export interface IncomingRequest {
   source: Peer;
   /** Received on a multicast group socket (RFC 7252 §8). */
   multicast: boolean;
-  /** The duplicate-detection key of the request: `reply` records the answer under it. */
+  /** The source as the endpoint keys its peers (address and port). */
+  peer: string;
+  /** The request as one exchange with its peer (peer and message id), e.g. for block-wise state. */
   key: string;
 }
 
@@ -33,6 +40,8 @@ interface PendingConfirmable {
 // One cache for both roles (requests from devices, notifications and separate responses to our requests),
 // keyed by (request or response, peer, message id): see receive().
 const MAX_SEEN = 65_536;
+/** Added to a response's message id in the deduplication key: message ids are 16 bits, so roles never collide. */
+const RESPONSE_ROLE = 0x10000;
 // Message ids are per peer (RFC 7252 §4.4); the oldest peers' counters go first past this many.
 const MAX_PEERS = 100_000;
 const ANY_PEER = '*';
@@ -149,13 +158,15 @@ export class Endpoint {
     }
   }
 
-  /** Routes responses with `token` from `peer` (or from anyone, for multicast) to `listener` until the returned function is called. */
-  expect(peer: Peer | undefined, token: Buffer, listener: ResponseListener): () => void {
+  /** Routes responses with `token` from `peer` (or from anyone, for multicast) to `listener` until forget(). */
+  expect(peer: Peer | undefined, token: Buffer, listener: ResponseListener): void {
+    this.listeners.set(this.listenerKey(peer, token), listener);
+  }
+
+  /** Ends expect(): a token handed to another listener since is left alone. */
+  forget(peer: Peer | undefined, token: Buffer, listener: ResponseListener): void {
     const key = this.listenerKey(peer, token);
-    this.listeners.set(key, listener);
-    return () => {
-      if (this.listeners.get(key) === listener) this.listeners.delete(key);
-    };
+    if (this.listeners.get(key) === listener) this.listeners.delete(key);
   }
 
   async send(peer: Peer, message: Message): Promise<void> {
@@ -205,7 +216,7 @@ export class Endpoint {
    * answers a CON (a piggybacked response or an empty ACK before a separate one).
    */
   reply(request: IncomingRequest, datagram: Buffer, remember: boolean): void {
-    if (remember) this.seen.complete(request.key, datagram);
+    if (remember) this.seen.complete(request.peer, request.message.messageId, datagram);
     this.sendQuietly(request.source, datagram);
   }
 
@@ -320,39 +331,43 @@ export class Endpoint {
       if (header.type === 'CON') this.sendQuietly(source, resetFor(header.messageId));
       return;
     }
-    // RFC 7252 §4.5 deduplicates by (source endpoint, message id). The key also says whether the message is a
+    // RFC 7252 §4.5 deduplicates by (source endpoint, message id). The id it is kept under also says whether it is a
     // request or a response: a retransmission is the same message, so it never changes sides, while peers that
     // keep one message-id counter per role on one socket do reuse an id across them. The `coap` package (1.5)
     // does: its agent's registration and its server's notifications (coap-packet's counter) share a port, and
     // a notification carrying the registration's id was dropped as its duplicate.
-    const key = `${isResponse(message) ? 'r' : 'q'}|${peerKey(source)}#${message.messageId}`;
-    const seen = this.seen.begin(key);
+    const peer = peerKey(source);
+    const response = isResponse(message);
+    const id = response ? message.messageId | RESPONSE_ROLE : message.messageId;
+    const seen = this.seen.begin(peer, id);
     if (seen.seen) {
       // RFC 7252 §4.5: a duplicate CON gets the same reply again; a duplicate still in progress, or a NON, nothing.
       if (seen.reply !== undefined) this.sendQuietly(source, seen.reply);
       return;
     }
-    if (isResponse(message)) return this.receiveResponse(message, source, key);
-    if (this.receiver !== undefined) return this.receiver({ message, source, multicast, key });
-    if (message.type === 'CON') this.answer(message, source, key, 'RST');
+    if (response) return this.receiveResponse(message, source, peer, id);
+    if (this.receiver !== undefined) {
+      return this.receiver({ message, source, multicast, peer, key: `${peer}#${message.messageId}` });
+    }
+    if (message.type === 'CON') this.answer(message, source, peer, id, 'RST');
   }
 
-  private receiveResponse(message: Message, source: Peer, key: string): void {
+  private receiveResponse(message: Message, source: Peer, peer: string, id: number): void {
     const listener =
       this.listeners.get(this.listenerKey(source, message.token)) ??
       this.listeners.get(this.listenerKey(undefined, message.token));
     if (listener === undefined) {
       // RFC 7252 §4.2/§4.3 and RFC 7641 §3.6: a response we cannot relate to anything is rejected with Reset.
-      this.answer(message, source, key, 'RST');
+      this.answer(message, source, peer, id, 'RST');
       return;
     }
-    if (message.type === 'CON') this.answer(message, source, key, 'ACK');
+    if (message.type === 'CON') this.answer(message, source, peer, id, 'ACK');
     this.deliver(listener, message, source);
   }
 
   private deliver(listener: ResponseListener, message: Message, source: Peer): void {
     try {
-      listener(message, source);
+      listener.response(message, source);
     } catch (error) {
       this.options.log.error({ err: error, source }, 'coap response handler threw');
     }
@@ -366,7 +381,7 @@ export class Endpoint {
     if (message.type === 'ACK' && !isEmpty(message) && listener !== undefined) this.deliver(listener, message, source);
   }
 
-  private answer(message: Message, source: Peer, key: string, type: 'ACK' | 'RST'): void {
+  private answer(message: Message, source: Peer, peer: string, id: number, type: 'ACK' | 'RST'): void {
     const reply = encodeDatagram({
       type,
       code: EMPTY_CODE,
@@ -375,7 +390,7 @@ export class Endpoint {
       options: [],
       payload: EMPTY,
     });
-    this.seen.complete(key, reply);
+    this.seen.complete(peer, id, reply);
     this.sendQuietly(source, reply);
   }
 }

@@ -1,7 +1,17 @@
-import type { Endpoint } from './endpoint.js';
+import type { Endpoint, ResponseListener } from './endpoint.js';
 import type { Message } from './message.js';
-import { decodeUint, findOption, OptionNumber, uintOption, type CoapOption } from './options.js';
-import { CoapResetError, type CoapCode, type CoapReply, type Peer } from './types.js';
+import { methodCode } from './message.js';
+import {
+  decodeUint,
+  encodeUint,
+  findOption,
+  OptionNumber,
+  pathSegments,
+  stringOptions,
+  uintOption,
+  type CoapOption,
+} from './options.js';
+import { CoapResetError, type CoapCode, type CoapReply, type CoapRequestOptions, type Peer } from './types.js';
 
 /** A request as the exchange layer sends it: code, options in any order, payload of at most one block. */
 export interface OutgoingRequest {
@@ -14,6 +24,31 @@ export interface OutgoingRequest {
 export interface Received {
   message: Message;
   source: Peer;
+}
+
+const EMPTY_PAYLOAD = Buffer.alloc(0);
+
+/** Turns the caller's view of a request into options (RFC 7252 §5.10) and the method code. */
+export function outgoingRequest(options: CoapRequestOptions): OutgoingRequest {
+  // A path typed with its query (`/a?x=1&y`) is split as RFC 7252 §6.4 splits a URI.
+  const [path = '', inlineQuery] = options.path.split(/\?(.*)/s, 2);
+  const query = [...(inlineQuery ? inlineQuery.split('&').map(decodeURIComponent) : []), ...(options.query ?? [])];
+  const list: CoapOption[] = [
+    ...stringOptions(OptionNumber.uriPath, pathSegments(path)),
+    ...stringOptions(OptionNumber.uriQuery, query),
+  ];
+  if (options.contentFormat !== undefined) {
+    list.push({ number: OptionNumber.contentFormat, value: encodeUint(options.contentFormat) });
+  }
+  if (options.accept !== undefined) list.push({ number: OptionNumber.accept, value: encodeUint(options.accept) });
+  // One shared empty payload rather than an ArrayBuffer per request (an observation rebuilds its request to deregister).
+  const payload = options.payload ?? EMPTY_PAYLOAD;
+  return {
+    code: methodCode(options.method),
+    options: list,
+    payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
+    confirmable: options.confirmable ?? true,
+  };
 }
 
 /**
@@ -61,14 +96,15 @@ export function exchange(
     const settle = (outcome: () => void): void => {
       if (settled) return;
       settled = true;
-      unregister();
+      endpoint.forget(peer, token, listener);
       signal.removeEventListener('abort', onAbort);
       transmission.abort();
       outcome();
     };
     const onAbort = (): void => settle(() => reject(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
-    const unregister = endpoint.expect(peer, token, (message, source) => settle(() => resolve({ message, source })));
+    const listener: ResponseListener = { response: (message, source) => settle(() => resolve({ message, source })) };
+    endpoint.expect(peer, token, listener);
     transmit(endpoint, peer, request, token, transmission.signal).catch((error: unknown) => {
       if (!transmission.signal.aborted) settle(() => reject(error));
     });

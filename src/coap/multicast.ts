@@ -35,7 +35,7 @@ export async function multicastRequest(
     if (options.interface !== undefined) await endpoint.setMulticastInterface(options.interface);
     const group = await resolvePeer(options.host, options.port);
     const token = endpoint.newToken(undefined);
-    endpoint.expect(undefined, token, (message, source) => onReply(toReply({ message, source })));
+    endpoint.expect(undefined, token, { response: (message, source) => onReply(toReply({ message, source })) });
     await transmit(endpoint, group, { ...request, confirmable: false }, token, signal);
     await sleep(options.waitMs, undefined, { signal }).catch(() => undefined);
   } finally {

@@ -1,26 +1,31 @@
 import type { Logger } from '../log.js';
 import { downloadRest } from './blockwise.js';
 import type { Endpoint } from './endpoint.js';
-import { exchange, toReply, transmit, type OutgoingRequest, type Received } from './exchange.js';
+import { exchange, outgoingRequest, toReply, transmit, type OutgoingRequest, type Received } from './exchange.js';
 import type { Message } from './message.js';
 import { encodeUint, OptionNumber } from './options.js';
 import { resolvePeer } from './peer.js';
 import { deadlineTimer } from './timing.js';
-import { CoapResetError, type CoapReply, type Observation, type Peer } from './types.js';
+import {
+  CoapResetError,
+  type CoapReply,
+  type CoapRequestOptions,
+  type Observation,
+  type ObservationEnd,
+  type ObservationListener,
+  type Peer,
+} from './types.js';
 
-export type ObservationEnd = Awaited<Observation['ended']>;
 type EndReason = ObservationEnd['reason'];
 
-export interface ObservationOptions {
+/** What every observation of one client shares: held once by the client, not by each stream. */
+export interface ObservationContext {
   endpoint: Endpoint;
-  /** The GET as built for a plain request; Observe is added here. */
-  request: OutgoingRequest;
-  host: string;
-  port: number;
-  /** Bounds the registration, each block-wise completion of a notification, and the deregistration. */
-  timeoutMs: number;
-  onNotification: (reply: CoapReply) => void;
   log: Logger;
+  /** The deadline of a request that names none: bounds the registration, block-wise completions and the deregistration. */
+  defaultTimeoutMs: number;
+  /** Told once, when a stream ends. */
+  forget(stream: ObservationStream): void;
 }
 
 // RFC 7641 §3.4: sequence numbers are 24-bit; a notification is newer within half the space or after 128 s.
@@ -43,42 +48,57 @@ export function isFresher(v1: number, t1: number, v2: number, t2: number): boole
  */
 const REGISTRATION_OVER = new Error('observe registration over');
 
-const withObserve = (request: OutgoingRequest, value: 0 | 1): OutgoingRequest => ({
-  ...request,
-  options: [...request.options, { number: OptionNumber.observe, value: encodeUint(value) }],
-});
-
-/** One RFC 7641 observation: registration, ordered delivery of fresh notifications, deregistration. */
+/**
+ * One RFC 7641 observation: registration, ordered delivery of fresh notifications, deregistration. A stream
+ * lives as long as its device is observed, so it holds only what it needs between notifications: the caller's
+ * request options (the request is rebuilt for the deregistration and block-wise completions), its peer and
+ * token, and its listener; it is the endpoint's listener for its token itself. Promises and controllers exist
+ * only while something waits on them (registering, cancelling, a block-wise completion, a reader of `ended`).
+ */
 export class ObservationStream implements Observation {
-  readonly ended: Promise<ObservationEnd>;
-  private resolveEnded!: (end: ObservationEnd) => void;
   private state: 'registering' | 'observing' | 'cancelling' | 'ended' = 'registering';
   private peer: Peer | undefined;
   private token: Buffer | undefined;
-  private unregister = (): void => undefined;
   // Stops the registration's retransmissions once answered; dropped then (see REGISTRATION_OVER).
   private registration: AbortController | undefined = new AbortController();
-  // Aborts block-wise completions and a deregistration still in flight when the stream stops; made when
-  // first needed, as most streams never need it.
+  // Aborts block-wise completions and a deregistration still in flight when the stream stops.
   private lifetimeController: AbortController | undefined;
   private registrationTimer: { clear(): void } | undefined;
   /** The last accepted notification's sequence number and arrival (ms); no object per notification. */
   private latestSequence = -1;
   private latestAt = 0;
-  // Notifications completed by block-wise transfer are delivered in arrival order.
-  private deliveries: Promise<void> = Promise.resolve();
+  // Notifications completed by block-wise transfer are delivered in arrival order; undefined when none is pending.
+  private deliveries: Promise<void> | undefined;
   private deregistered: (() => void) | undefined;
+  private answerWaiters: Array<() => void> | undefined;
+  private end: ObservationEnd | undefined;
+  private endedPromise: Promise<ObservationEnd> | undefined;
+  private resolveEnded: ((end: ObservationEnd) => void) | undefined;
 
-  constructor(private readonly options: ObservationOptions) {
-    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  constructor(
+    private readonly ctx: ObservationContext,
+    /** The GET as the caller described it; Observe is added here. Kept, not copied: the caller must not change it. */
+    private readonly options: CoapRequestOptions,
+    private readonly listener: ObservationListener,
+  ) {}
+
+  get ended(): Promise<ObservationEnd> {
+    this.endedPromise ??=
+      this.end !== undefined ? Promise.resolve(this.end) : new Promise((resolve) => (this.resolveEnded = resolve));
+    return this.endedPromise;
+  }
+
+  answered(): Promise<void> {
+    if (this.state !== 'registering') return Promise.resolve();
+    return new Promise((resolve) => (this.answerWaiters ??= []).push(resolve));
   }
 
   start(): void {
-    this.registrationTimer = deadlineTimer(this.options.timeoutMs, () => this.stop('timeout'));
+    this.registrationTimer = deadlineTimer(this.timeoutMs, () => this.stop('timeout'));
     this.register().catch((error: unknown) => {
       // Aborted on purpose: answered (the response may overtake its ACK), cancelled, or stopped.
       if (this.state === 'ended' || this.registration === undefined) return;
-      this.options.log.debug({ err: error, host: this.options.host }, 'observe registration failed');
+      this.ctx.log.debug({ err: error, host: this.options.host }, 'observe registration failed');
       this.stop(error instanceof CoapResetError ? 'reset' : 'timeout');
     });
   }
@@ -92,23 +112,21 @@ export class ObservationStream implements Observation {
       return;
     }
     // Also while the registration is in flight: the server may have listed us already.
-    this.state = 'cancelling';
+    this.moveTo('cancelling');
     this.endRegistration();
     const attempt = new AbortController();
     // close() of the client ends a deregistration in flight too.
     this.lifetime.signal.addEventListener('abort', () => attempt.abort(), { once: true });
-    const timer = setTimeout(() => attempt.abort(), this.options.timeoutMs);
+    const timer = setTimeout(() => attempt.abort(), this.timeoutMs);
     const answered = new Promise<void>((resolve) => (this.deregistered = resolve));
     const gaveUp = new Promise<void>((resolve) =>
       attempt.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
     // A Reset or exhausted retransmissions mean nobody keeps us listed any more: done as well.
-    transmit(this.options.endpoint, peer, withObserve(this.options.request, 1), token, attempt.signal).catch(
-      (error: unknown) => {
-        this.options.log.debug({ err: error, host: this.options.host }, 'observe deregistration unanswered');
-        attempt.abort();
-      },
-    );
+    transmit(this.ctx.endpoint, peer, this.request(1), token, attempt.signal).catch((error: unknown) => {
+      this.ctx.log.debug({ err: error, host: this.options.host }, 'observe deregistration unanswered');
+      attempt.abort();
+    });
     await Promise.race([answered, gaveUp]);
     clearTimeout(timer);
     attempt.abort();
@@ -117,11 +135,51 @@ export class ObservationStream implements Observation {
 
   stop(reason: EndReason, reply?: CoapReply): void {
     if (this.state === 'ended') return;
-    this.state = 'ended';
+    this.moveTo('ended');
     this.endRegistration();
     this.lifetimeController?.abort();
-    this.unregister();
-    this.resolveEnded(reply === undefined ? { reason } : { reason, reply });
+    if (this.peer !== undefined && this.token !== undefined) this.ctx.endpoint.forget(this.peer, this.token, this);
+    this.ctx.forget(this);
+    const end: ObservationEnd = reply === undefined ? { reason } : { reason, reply };
+    this.end = end;
+    this.resolveEnded?.(end);
+    const { listener } = this;
+    // Told on a later tick, as a reader of `ended` is: the listener may act on the end with the stream settled.
+    if (typeof listener !== 'function') queueMicrotask(() => listener.ended(end, this));
+  }
+
+  /** Responses with the stream's token (the endpoint's ResponseListener). */
+  response(message: Message, source: Peer): void {
+    if (this.state === 'cancelling') return this.deregistered?.();
+    if (this.state === 'ended') return;
+    if (this.state === 'registering') {
+      this.moveTo('observing');
+      this.endRegistration();
+    }
+    const received = { message, source };
+    const reply = toReply(received);
+    // RFC 7641 §3.2: an error, or a response without Observe, means the server no longer lists us.
+    if (!reply.code.startsWith('2.')) return this.stop('rejected', reply);
+    if (reply.observe !== undefined && !this.accept(reply.observe)) return;
+    this.enqueue(received, reply.observe === undefined);
+  }
+
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? this.ctx.defaultTimeoutMs;
+  }
+
+  /** The GET with Observe: 0 registers, 1 deregisters (RFC 7641 §2). */
+  private request(observe: 0 | 1): OutgoingRequest {
+    const request = outgoingRequest(this.options);
+    request.options.push({ number: OptionNumber.observe, value: encodeUint(observe) });
+    return request;
+  }
+
+  private moveTo(state: 'observing' | 'cancelling' | 'ended'): void {
+    this.state = state;
+    const waiters = this.answerWaiters;
+    this.answerWaiters = undefined;
+    for (const resolve of waiters ?? []) resolve();
   }
 
   private async register(): Promise<void> {
@@ -129,13 +187,13 @@ export class ObservationStream implements Observation {
     if (this.state === 'ended') return;
     // A copy in Node's shared pool: the stream keeps its token as long as it lives, and a Buffer of its own
     // (randomBytes) costs some 500 bytes of RSS.
-    const token = Buffer.from(this.options.endpoint.newToken(peer));
+    const token = Buffer.from(this.ctx.endpoint.newToken(peer));
     this.peer = peer;
     this.token = token;
-    this.unregister = this.options.endpoint.expect(peer, token, (message, source) => this.receive(message, source));
+    this.ctx.endpoint.expect(peer, token, this);
     const signal = this.registration?.signal;
     if (signal === undefined) return;
-    await transmit(this.options.endpoint, peer, withObserve(this.options.request, 0), token, signal);
+    await transmit(this.ctx.endpoint, peer, this.request(0), token, signal);
   }
 
   private get lifetime(): AbortController {
@@ -149,21 +207,6 @@ export class ObservationStream implements Observation {
     this.registration = undefined;
   }
 
-  private receive(message: Message, source: Peer): void {
-    if (this.state === 'cancelling') return this.deregistered?.();
-    if (this.state === 'ended') return;
-    if (this.state === 'registering') {
-      this.state = 'observing';
-      this.endRegistration();
-    }
-    const received = { message, source };
-    const reply = toReply(received);
-    // RFC 7641 §3.2: an error, or a response without Observe, means the server no longer lists us.
-    if (!reply.code.startsWith('2.')) return this.stop('rejected', reply);
-    if (reply.observe !== undefined && !this.accept(reply.observe)) return;
-    this.enqueue(received, reply.observe === undefined);
-  }
-
   private accept(sequence: number): boolean {
     const now = Date.now();
     if (this.latestSequence >= 0 && !isFresher(this.latestSequence, this.latestAt, sequence, now)) return false;
@@ -173,25 +216,32 @@ export class ObservationStream implements Observation {
   }
 
   private enqueue(received: Received, last: boolean): void {
-    this.deliveries = this.deliveries
+    const delivery: Promise<void> = (this.deliveries ?? Promise.resolve())
       .then(() => this.complete(received))
       .then((complete) => {
         if (this.state === 'ended') return;
-        this.options.onNotification(toReply(complete));
-        if (last) this.stop('not-observable', toReply(complete));
+        const reply = toReply(complete);
+        const { listener } = this;
+        if (typeof listener === 'function') listener(reply);
+        else listener.notified(reply, this);
+        if (last) this.stop('not-observable', reply);
       })
-      .catch((error: unknown) =>
-        this.options.log.warn({ err: error, host: this.options.host }, 'notification dropped'),
-      );
+      .catch((error: unknown) => this.ctx.log.warn({ err: error, host: this.options.host }, 'notification dropped'))
+      .finally(() => {
+        // The chain is kept only while deliveries are pending: a resolved promise per stream is 48 bytes for nothing.
+        if (this.deliveries === delivery) this.deliveries = undefined;
+      });
+    this.deliveries = delivery;
   }
 
   /** RFC 7959 §2.6: a notification's further blocks are fetched with plain GETs (no Observe), on a token of their own. */
   private complete(received: Received): Promise<Received> {
-    const { endpoint, request, timeoutMs } = this.options;
+    const { endpoint } = this.ctx;
+    const request = outgoingRequest(this.options);
     let token: Buffer | undefined;
     const send = (next: OutgoingRequest): Promise<Received> => {
       token ??= endpoint.newToken(received.source);
-      const signal = AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(timeoutMs)]);
+      const signal = AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(this.timeoutMs)]);
       return exchange(endpoint, received.source, next, signal, token);
     };
     return downloadRest(send, request, received);

@@ -119,21 +119,37 @@ export class CoapTransportError extends Error {
   override name = 'CoapTransportError';
 }
 
+export interface ObservationEnd {
+  reason: 'cancelled' | 'rejected' | 'timeout' | 'reset' | 'not-observable';
+  reply?: CoapReply;
+}
+
 export interface Observation {
   /** Deregisters properly (RFC 7641 §3.6: GET with Observe=1), then stops delivering. */
   cancel(): Promise<void>;
+  /** Settles once the registration is answered (or the stream ended): from then on cancel() can name it. */
+  answered(): Promise<void>;
   /** Resolves when the stream ends on its own: error reply, Reset, timeout; with the reason. */
-  readonly ended: Promise<{
-    reason: 'cancelled' | 'rejected' | 'timeout' | 'reset' | 'not-observable';
-    reply?: CoapReply;
-  }>;
+  readonly ended: Promise<ObservationEnd>;
 }
+
+/**
+ * Receives an observation's notifications and its end, with the observation they belong to: a long-lived owner
+ * (the Observer's task) is its streams' listener with no closure or pending promise per stream. A plain
+ * function receives the notifications only.
+ */
+export type ObservationListener =
+  | ((reply: CoapReply) => void)
+  | {
+      notified(reply: CoapReply, observation: Observation): void;
+      ended(end: ObservationEnd, observation: Observation): void;
+    };
 
 export interface CoapClientApi {
   request(options: CoapRequestOptions): Promise<CoapReply>;
   /** CoAP ping (RFC 7252 §4.3): empty CON answered by RST. Resolves true when answered in time. */
   ping(host: string, port: number, timeoutMs: number): Promise<boolean>;
-  observe(options: CoapRequestOptions, onNotification: (reply: CoapReply) => void): Observation;
+  observe(options: CoapRequestOptions, listener: ObservationListener): Observation;
   /** NON request to a multicast group; every reply until `waitMs` is passed to `onReply`. */
   multicast(
     options: CoapRequestOptions & { waitMs: number; interface?: string },

@@ -131,7 +131,8 @@ export class Store {
       source: device.source,
       registered: reg !== undefined,
       lastSeen: device.lastSeen,
-      resources: reg?.links ?? [],
+      // A copy of the array: the registration's is shared and frozen (link-lists.ts), the link protocol's is not.
+      resources: reg ? [...reg.links] : [],
       registration: reg
         ? {
             base: reg.base,

@@ -2,6 +2,7 @@ import { ColumnUpdate } from './column-update.js';
 import type { Db } from './sqlite.js';
 import type { WriteBatch } from './write-batch.js';
 import type { Attrs, Link } from '../coap/link-format.js';
+import { LinkLists } from './link-lists.js';
 import type { Registration } from './types.js';
 
 interface RegistrationRow {
@@ -20,7 +21,7 @@ interface RegistrationRow {
   expires_at: number;
 }
 
-function fromRow(row: RegistrationRow): Registration {
+function fromRow(row: RegistrationRow, lists: LinkLists): Registration {
   return {
     deviceId: row.device_id,
     ep: row.ep,
@@ -30,7 +31,7 @@ function fromRow(row: RegistrationRow): Registration {
     lt: row.lt,
     et: row.et,
     attrs: JSON.parse(row.attrs) as Attrs,
-    links: JSON.parse(row.links) as Link[],
+    links: lists.hold(JSON.parse(row.links) as Link[], row.links),
     discovered: row.discovered === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -38,18 +39,18 @@ function fromRow(row: RegistrationRow): Registration {
   };
 }
 
-function toParams(reg: Registration): Record<string, unknown> {
+function toParams(reg: Registration, links: string): Record<string, unknown> {
   return {
     ...reg,
     baseExplicit: reg.baseExplicit ? 1 : 0,
     discovered: reg.discovered ? 1 : 0,
     attrs: JSON.stringify(reg.attrs),
-    links: JSON.stringify(reg.links),
+    links,
   };
 }
 
-/** What an update of the same registration changed, as column values. */
-function changedColumns(current: Registration, next: Registration): Record<string, unknown> {
+/** What an update of the same registration changed, as column values (`links`: the new links' JSON, if they changed). */
+function changedColumns(current: Registration, next: Registration, links: string | undefined): Record<string, unknown> {
   const changed: Record<string, unknown> = {};
   if (next.ep !== current.ep) changed.ep = next.ep;
   if (next.d !== current.d) changed.d = next.d;
@@ -58,7 +59,7 @@ function changedColumns(current: Registration, next: Registration): Record<strin
   if (next.lt !== current.lt) changed.lt = next.lt;
   if (next.et !== current.et) changed.et = next.et;
   if (next.attrs !== current.attrs) changed.attrs = JSON.stringify(next.attrs);
-  if (next.links !== current.links) changed.links = JSON.stringify(next.links);
+  if (links !== undefined) changed.links = links;
   if (next.discovered !== current.discovered) changed.discovered = next.discovered ? 1 : 0;
   if (next.updatedAt !== current.updatedAt) changed.updated_at = next.updatedAt;
   if (next.expiresAt !== current.expiresAt) changed.expires_at = next.expiresAt;
@@ -71,6 +72,7 @@ function changedColumns(current: Registration, next: Registration): Record<strin
  */
 export class RegistrationRepository {
   private readonly byDevice = new Map<string, Registration>();
+  private readonly lists = new LinkLists();
   private readonly upsertStmt;
   private readonly updateColumns;
   private readonly deleteStmt;
@@ -80,7 +82,7 @@ export class RegistrationRepository {
     private readonly writes: WriteBatch,
   ) {
     for (const row of db.prepare('SELECT * FROM registrations ORDER BY created_at').all() as RegistrationRow[]) {
-      this.byDevice.set(row.device_id, fromRow(row));
+      this.byDevice.set(row.device_id, fromRow(row, this.lists));
     }
     this.upsertStmt = db.prepare(`
       INSERT INTO registrations (device_id, ep, d, base, base_explicit, lt, et, attrs, links, discovered, created_at, updated_at, expires_at)
@@ -116,21 +118,37 @@ export class RegistrationRepository {
   }
 
   /**
-   * Creates or replaces the registration of `reg.deviceId`. An update (same `createdAt`) writes only what
-   * changed: a lifetime refresh sets two timestamps and leaves the links' JSON alone (links and attrs are
-   * compared by reference; a caller that keeps them keeps their row text).
+   * Creates or replaces the registration of `reg.deviceId` and returns it as held: with the shared copy of its
+   * links when another registration holds equal ones. An update (same `createdAt`) writes only what changed: a
+   * lifetime refresh sets two timestamps and leaves the links' JSON alone (links and attrs are compared by
+   * reference; a caller that keeps them keeps their row text).
    */
-  put(reg: Registration): void {
+  put(reg: Registration): Registration {
     const current = this.byDevice.get(reg.deviceId);
-    if (current?.createdAt === reg.createdAt) {
-      this.writes.write(() => this.updateColumns.run(reg.deviceId, changedColumns(current, reg)));
-      this.byDevice.set(reg.deviceId, reg);
-      return;
+    let json: string | undefined;
+    if (reg.links !== current?.links) {
+      const text = JSON.stringify(reg.links);
+      const links = this.lists.hold(reg.links, text);
+      // Equal to the links it holds: the row's text stays as it is.
+      if (links === current?.links) this.lists.release(links);
+      else json = text;
+      if (links !== reg.links) reg = { ...reg, links };
     }
-    this.writes.write(() => this.upsertStmt.run(toParams(reg)));
-    // A replacement keeps its place only if it is an update; a new registration goes last.
-    if (current) this.byDevice.delete(reg.deviceId);
+    try {
+      if (current?.createdAt === reg.createdAt) {
+        this.writes.write(() => this.updateColumns.run(reg.deviceId, changedColumns(current, reg, json)));
+      } else {
+        this.writes.write(() => this.upsertStmt.run(toParams(reg, json ?? JSON.stringify(reg.links))));
+        // A replacement keeps its place only if it is an update; a new registration goes last.
+        if (current) this.byDevice.delete(reg.deviceId);
+      }
+    } catch (err) {
+      if (json !== undefined) this.lists.release(reg.links);
+      throw err;
+    }
+    if (json !== undefined && current) this.lists.release(current.links);
     this.byDevice.set(reg.deviceId, reg);
+    return reg;
   }
 
   remove(deviceId: string): Registration | undefined {
@@ -138,6 +156,7 @@ export class RegistrationRepository {
     if (!reg) return undefined;
     this.writes.write(() => this.deleteStmt.run(deviceId));
     this.byDevice.delete(deviceId);
+    this.lists.release(reg.links);
     return reg;
   }
 

@@ -34,7 +34,8 @@ export interface Registration {
   et: string | null;
   /** Further registration attributes (RFC 9176 §9.3 and any extension, e.g. lwm2m, b). */
   attrs: Attrs;
-  links: Link[];
+  /** Shared between registrations with equal links, and frozen (src/store/link-lists.ts). */
+  links: readonly Link[];
   discovered: boolean;
   createdAt: number;
   updatedAt: number;

@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.js';
 import { stopProcess } from '../helpers/cli.js';
 import { cycle, resourceLookup } from './requests.js';
@@ -27,6 +28,7 @@ const LINKS =
   '</sensors/temp>;rt="temperature";if="core.s";obs,</sensors/hum>;rt="humidity";if="core.s",' +
   '</sensors/light>;rt="light-lux";if="core.s",</act/led>;rt="light";if="core.a",</cfg>;rt="config"';
 const HOST = '127.0.0.1';
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 const run = Date.now().toString(36);
 const register = (i: number): Buffer =>
@@ -113,7 +115,24 @@ async function ceiling(): Promise<Record<string, Measured>> {
       request: () => echoGet,
     });
     const rss = rssOf(child.pid!).peak;
-    return { get, post, paced: { ...paced, rssEnd: rss } };
+    return { get, post, paced: { ...paced, rssEnd: rss }, nodeGet: await nodeFloor() };
+  } finally {
+    await stopProcess(child);
+  }
+}
+
+/** The same GET load against node-echo.ts: what any server on Node's dgram could answer, parsing nothing. */
+async function nodeFloor(): Promise<Measured> {
+  console.log('a bare Node.js dgram socket (floor under any Node.js server: answers each GET with an empty 2.05 ACK):');
+  const port = await freeUdpPort();
+  const child = fork(path.join(here, 'node-echo.js'), [HOST, String(port)], { stdio: 'ignore' });
+  try {
+    await untilAnswers(port, echoGet);
+    return await phase(
+      'GET /',
+      { port, pid: child.pid! },
+      { ...CLOSED_LOOP, durationMs: PHASE_MS, request: () => echoGet },
+    );
   } finally {
     await stopProcess(child);
   }
@@ -298,6 +317,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `1 core = 10^6 / gateway CPU per request: what the gateway would answer on a core of its own, whatever else the machine runs. libcoap used ${e('get').cpuUsPerRequest.toFixed(1)} µs per GET.`,
+  );
+  console.log(
+    `A bare Node.js dgram socket answering the same GETs with an empty ACK: ${rate(e('nodeGet'))} (${share(e('nodeGet'), e('get'))} of libcoap), ${e('nodeGet').cpuUsPerRequest.toFixed(1)} µs per GET: the floor under any Node.js server here.`,
   );
   const load = os.loadavg()[0]!.toFixed(1);
   console.log(

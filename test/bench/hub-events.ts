@@ -12,8 +12,9 @@ import { printTable } from './table.js';
 /**
  * The hub's cost per device event, apart from any gateway: `coregate hub` in a process of its own takes, from one
  * synthetic gateway, a `device.registered` for each of N devices, as fast as the connector's window of 1,000
- * unacked frames lets them through, and then a `device.updated` for each (the re-registration that moves `lastSeen`
- * and `expiresAt`) at a gateway's registration rate, where each turn of the hub's loop takes a burst of a few dozen.
+ * unacked frames lets them through, and then a `device.updated` for each (a re-registration that changed the device: new
+ * `lastSeen`, `updatedAt` and `expiresAt`) at a gateway's registration rate, where each turn of the hub's loop takes a
+ * burst of a few dozen.
  * Figures: the hub's CPU per event (its own clock, process.cpuUsage, which a busy machine distorts less than a rate)
  * and its heap per device after a full GC. An embedded hub (`coregate start` without `platform.url`) pays the same
  * per event inside the gateway's process.

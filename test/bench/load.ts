@@ -110,13 +110,14 @@ class Histogram {
 
 /** Source sockets opened once and shared by several runs. */
 export class SourcePorts {
-  /**
-   * Message ids (and tokens) go on from run to run: a port must not reuse a message id within EXCHANGE_LIFETIME
-   * (RFC 7252 §4.4), or the server's deduplication answers it with the reply to the earlier request.
-   */
+  /** Tokens go on from run to run, so a late reply to an earlier run never matches. */
   nextToken = randomInt(0x7fffffff);
+  /** Each port's next message id, going on from run to run (see MessageIds). */
+  readonly messageIds: MessageIds;
 
-  private constructor(readonly sockets: Socket[]) {}
+  private constructor(readonly sockets: Socket[]) {
+    this.messageIds = new MessageIds(sockets.length);
+  }
 
   static async open(host: string, count: number): Promise<SourcePorts> {
     return new SourcePorts(await Promise.all(Array.from({ length: count }, () => openSource(host))));
@@ -136,6 +137,23 @@ async function openSource(host: string): Promise<Socket> {
   });
   await new Promise<void>((resolve) => socket.bind(0, resolve));
   return socket;
+}
+
+/**
+ * A message id counter per source port: a port must not reuse a message id within EXCHANGE_LIFETIME (247 s,
+ * RFC 7252 §4.4), or the server's deduplication rightly answers it with its reply to the earlier request. One
+ * counter shared by all ports wrapped after 65,536 requests in all, and every request past that was lost.
+ */
+export class MessageIds {
+  private readonly next: Uint16Array;
+
+  constructor(ports: number) {
+    this.next = Uint16Array.from({ length: ports }, () => randomInt(0x10000));
+  }
+
+  take(port: number): number {
+    return this.next[port]!++;
+  }
 }
 
 interface InFlight {
@@ -159,6 +177,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let lost = 0;
   // Replies to an earlier run may still arrive on a reused port: tokens start somewhere else each run.
   let nextToken = options.sources?.nextToken ?? randomInt(0x7fffffff);
+  const messageIds = options.sources?.messageIds ?? new MessageIds(socketCount);
   const started = performance.now();
   let stopSending = false;
   let finish: () => void = () => undefined;
@@ -191,7 +210,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     sentOn[s]!++;
     const datagram = Buffer.from(options.request(index));
     const token = nextToken++ >>> 0;
-    datagram.writeUInt16BE(token & 0xffff, 2);
+    datagram.writeUInt16BE(messageIds.take(s), 2);
     datagram.writeUInt32BE(token, TOKEN_OFFSET);
     const sentAt = performance.now();
     const dueAt = options.ratePerSecond === undefined ? sentAt : started + (nth * 1000) / options.ratePerSecond;

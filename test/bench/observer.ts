@@ -144,11 +144,22 @@ async function main(): Promise<void> {
   let delivered = 0;
   const countingClient: ObserverDeps['client'] = {
     request: (options) => client.request(options),
-    observe: (options, onNotification) =>
-      client.observe(options, (reply) => {
-        delivered++;
-        onNotification(reply);
-      }),
+    observe: (options, listener) =>
+      client.observe(
+        options,
+        typeof listener === 'function'
+          ? (reply) => {
+              delivered++;
+              listener(reply);
+            }
+          : {
+              notified: (reply, observation) => {
+                delivered++;
+                listener.notified(reply, observation);
+              },
+              ended: (end, observation) => listener.ended(end, observation),
+            },
+      ),
   };
   const observer = new Observer({ store, bus, log, config: parseConfig({}).observer, client: countingClient });
 

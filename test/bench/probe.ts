@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 /**
  * Preloaded into a process the bench measures as shipped (`node --import probe.js dist/src/app/cli.js start`):
@@ -30,7 +31,8 @@ export interface ProbeReport {
   snapshot?: string;
 }
 
-if (process.send !== undefined) {
+// Worker threads inherit the preload: only the main thread reports (it reads the whole process's /proc figures).
+if (process.send !== undefined && isMainThread) {
   // 1 ms resolution: the stalls the bench looks for are above 10 ms.
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();

@@ -8,7 +8,7 @@ import type { ProbeReport } from './probe.js';
 /**
  * A `coregate` command run as users run it (the compiled CLI, the config file as the only input), with the
  * probe preloaded for the figures only the process itself can give. `BENCH_CPU_PROF=DIR` writes a
- * `--cpu-prof` profile of every such process into DIR.
+ * `--cpu-prof` profile of every thread of every such process into DIR/<name>/.
  */
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,7 +38,9 @@ export function startShipped(name: string, args: string[], config: object, dir: 
       '--import',
       probe,
       ...(profile
-        ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+        ? // A folder per process: Node names each thread's profile (CPU.<date>.<pid>.<thread>.…), so the embedded hub's
+          // thread writes its own file beside the main thread's.
+          ['--cpu-prof', `--cpu-prof-dir=${path.join(profile, name)}`]
         : []),
     ],
     // The gateway logs every registration and value at info (its default): to /dev/null, as a service's journal would take it.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { outgoingRequest, type CoapClient } from '../../src/coap/client.js';
+import type { CoapClient } from '../../src/coap/client.js';
+import { outgoingRequest } from '../../src/coap/exchange.js';
 import { OptionNumber } from '../../src/coap/options.js';
 import { CoapResetError, CoapTransportError } from '../../src/coap/types.js';
 import { waitFor } from '../helpers/wait.js';

@@ -16,6 +16,7 @@ export interface HubDevice {
   registered: boolean;
   lastSeen: number;
   resources: Array<{ href: string; attrs: Record<string, string | true> }>;
+  registration: { base: string; lt: number; updatedAt: number; expiresAt: number } | null;
 }
 
 /** The body of a send reply: `{status: "ok", code, ct, payload}` or `{error: {code, message}}`. */

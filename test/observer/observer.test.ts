@@ -118,7 +118,7 @@ describe('Observer (RFC 7641) against a simulated thing', () => {
       ...fx.store.registrations.get(id)!,
       base: `coap://${second.address().host}:${second.address().port}`,
     });
-    fx.bus.emit('device.updated', { device: fx.store.info(fx.store.devices.get(id)!) });
+    fx.bus.emit('device.updated', { device: fx.store.info(fx.store.devices.get(id)!), refresh: false });
     await waitFor(() => second.observerCount === 2 && first.observerCount === 0, { what: 'observations moved' });
   });
 

@@ -131,7 +131,8 @@ describe('Pinger', () => {
     await pinger.sweep();
     await pinger.sweep();
     await waitFor(() => store.devices.get(device.id)?.status === 'offline', { what: 'offline' });
-    bus.emit('device.updated', { device: store.info(store.devices.get(device.id)!) });
+    // A mere lifetime refresh is a sign of life too.
+    bus.emit('device.updated', { device: store.info(store.devices.get(device.id)!), refresh: true });
     expect(store.devices.get(device.id)?.status).toBe('online');
     bus.emit('device.registered', { device: store.info(store.devices.get(device.id)!) });
     expect(events.map((e) => e.name)).toEqual(['device.offline', 'device.online']);

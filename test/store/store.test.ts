@@ -120,6 +120,33 @@ describe('store', () => {
     expect(store.groups.get('g1')?.members).toEqual([]);
   });
 
+  it('holds one frozen copy of equal link lists, across a restart too, and lets a list go with its last holder', () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((ep, i) =>
+      store.devices.create({ ep, d: null, host: 'h', port: i + 1, source: 'registration' }),
+    );
+    const heldA = store.registrations.put(registration(a!.id, 'a'));
+    const heldB = store.registrations.put(registration(b!.id, 'b'));
+    expect(heldB.links).toBe(heldA.links);
+    expect(store.registrations.get(b!.id)!.links).toBe(heldA.links);
+    expect(Object.isFrozen(heldA.links) && Object.isFrozen(heldA.links[0]!.attrs)).toBe(true);
+    const shared = heldA.links;
+    store.close();
+
+    store = new Store({ file, outboxMax: 10 });
+    expect(store.registrations.get(a!.id)!.links).toBe(store.registrations.get(b!.id)!.links);
+    expect(store.registrations.get(a!.id)!.links).toEqual(shared);
+    // Both holders let go (one removed, one relinked): an equal list registered now is a list of its own again.
+    const restored = store.registrations.get(a!.id)!.links;
+    store.registrations.remove(a!.id);
+    store.registrations.put({ ...store.registrations.get(b!.id)!, links: [{ href: '/other', attrs: {} }] });
+    const fresh = registration(c!.id, 'c');
+    expect(store.registrations.put(fresh).links).toBe(fresh.links);
+    expect(fresh.links).not.toBe(restored);
+    // While one holder is left, the list is still shared.
+    const heldB2 = store.registrations.put({ ...registration(b!.id, 'b'), createdAt: 1 });
+    expect(heldB2.links).toBe(fresh.links);
+  });
+
   it('lists expired registrations', () => {
     const a = store.devices.create({ ep: 'a', d: null, host: 'h', port: 1, source: 'registration' });
     const b = store.devices.create({ ep: 'b', d: null, host: 'h', port: 2, source: 'registration' });
