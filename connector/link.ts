@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from '../src/log.js';
@@ -26,6 +27,9 @@ export interface LinkListener {
  */
 export class Link {
   private readonly socket: WebSocket;
+  /** The TCP (or TLS) connection under the WebSocket, once upgraded: what a turn's frames are corked on. */
+  private connection: Socket | undefined;
+  private corked = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private pongPending = false;
   private closed = false;
@@ -41,6 +45,7 @@ export class Link {
     // typings describe in an older form.
     const options = { maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, ...tls } as WebSocket.ClientOptions;
     this.socket = new WebSocket(url, options);
+    this.socket.on('upgrade', (response) => (this.connection = response.socket));
     this.socket.on('open', () => listener.open());
     this.socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     this.socket.on('pong', () => (this.pongPending = false));
@@ -59,8 +64,25 @@ export class Link {
   /** Sends one frame; false when the socket is no longer open (the frame stays wherever it came from). */
   send(frame: GatewayFrame): boolean {
     if (!this.open) return false;
+    this.corkForThisTurn();
     this.socket.send(encodeFrame(frame));
     return true;
+  }
+
+  /**
+   * The frames sent in one turn (an outbox page, a commit's worth of events) leave in one write: ws writes each
+   * frame on its own, and a syscall per frame was a seventh of the gateway's CPU while devices registered. Node's
+   * own recipe (https://nodejs.org/api/stream.html#writablecork): cork, and uncork on the next tick.
+   */
+  private corkForThisTurn(): void {
+    const connection = this.connection;
+    if (connection === undefined || this.corked) return;
+    this.corked = true;
+    connection.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      connection.uncork();
+    });
   }
 
   /**

@@ -24,17 +24,13 @@ const PENDING: DedupState = { seen: true, reply: undefined };
  * package's unbounded cache reached 1.1 GB in 10 s at 22k requests/s (test/bench/rd.ts). Past the bounds an
  * old retransmission is executed again, which RD requests tolerate (registration replaces, lookup reads).
  *
- * Entries live in typed-array rings and replies are copied into one byte ring; a message is found by its peer
- * (one small map of message ids per peer) and its id, a small integer. So no per-message object survives into
- * V8's old space, which under load is what makes the heap (and RSS) grow and the full collections come: a key
- * string per message, kept for EXCHANGE_LIFETIME, made a third of the gateway's CPU under lookups garbage
- * collection.
+ * Entries live in typed-array rings and replies are copied into one byte ring, so the only per-message objects
+ * are the key string and its Map slot. One map for all peers, not one per peer: a fleet's every device is a
+ * peer, and a Map of its own cost each about 600 bytes.
  */
 export class DedupCache {
-  private readonly peers = new Map<string, PeerEntries>();
-  /** Each slot's peer map and id (the key it is found by). */
-  private readonly owners: Array<PeerEntries | undefined>;
-  private readonly ids: Int32Array;
+  private readonly slots = new Map<string, number>();
+  private readonly keys: Array<string | undefined>;
   private readonly expires: Float64Array;
   /** Where a slot's reply starts in the byte ring, and how long it is (-1: none yet). */
   private readonly offsets: Int32Array;
@@ -51,8 +47,7 @@ export class DedupCache {
 
   constructor(options: DedupCacheOptions = {}) {
     const maxEntries = options.maxEntries ?? 32_768;
-    this.owners = new Array<PeerEntries | undefined>(maxEntries);
-    this.ids = new Int32Array(maxEntries);
+    this.keys = new Array<string | undefined>(maxEntries);
     this.expires = new Float64Array(maxEntries);
     this.offsets = new Int32Array(maxEntries);
     this.lengths = new Int32Array(maxEntries);
@@ -63,9 +58,7 @@ export class DedupCache {
   }
 
   get size(): number {
-    let size = 0;
-    for (const entries of this.peers.values()) size += entries.size;
-    return size;
+    return this.slots.size;
   }
 
   /**
@@ -74,7 +67,8 @@ export class DedupCache {
    */
   begin(peer: string, id: number): DedupState {
     const now = this.now();
-    const found = this.peers.get(peer)?.get(id);
+    const key = keyOf(peer, id);
+    const found = this.slots.get(key);
     if (found !== undefined && this.expires[found]! > now) {
       const length = this.lengths[found]!;
       if (length < 0) return PENDING;
@@ -85,23 +79,20 @@ export class DedupCache {
       }
     }
     // One lifetime for all: the oldest entry expires first, so eviction only ever looks at the head.
-    const capacity = this.owners.length;
+    const capacity = this.keys.length;
     while (this.count > 0 && (this.count === capacity || this.expires[this.head]! <= now)) this.evictOldest();
     const slot = (this.head + this.count) % capacity;
-    let entries = this.peers.get(peer);
-    if (entries === undefined) this.peers.set(peer, (entries = new PeerEntries(peer)));
-    this.owners[slot] = entries;
-    this.ids[slot] = id;
+    this.keys[slot] = key;
     this.expires[slot] = now + this.lifetimeMs;
     this.lengths[slot] = -1;
     this.count++;
-    entries.set(id, slot);
+    this.slots.set(key, slot);
     return NEW;
   }
 
   /** Records the reply sent for a message (none for a NON request answered by nothing). */
   complete(peer: string, id: number, reply: Buffer | undefined): void {
-    const slot = this.peers.get(peer)?.get(id);
+    const slot = this.slots.get(keyOf(peer, id));
     if (slot === undefined || reply === undefined || reply.length > this.bytes.length) return;
     if (this.writeOffset + reply.length > this.bytes.length) {
       // The tail too short for this reply counts as written: what sat there is as good as overwritten.
@@ -117,28 +108,19 @@ export class DedupCache {
   }
 
   clear(): void {
-    this.peers.clear();
-    this.owners.fill(undefined);
+    this.slots.clear();
+    this.keys.fill(undefined);
     this.head = this.count = this.writeOffset = this.written = 0;
   }
 
   private evictOldest(): void {
-    const entries = this.owners[this.head]!;
-    const id = this.ids[this.head]!;
-    // An expired message begun again has a newer slot further on; that one stays.
-    if (entries.get(id) === this.head) {
-      entries.delete(id);
-      if (entries.size === 0) this.peers.delete(entries.peer);
-    }
-    this.owners[this.head] = undefined;
-    this.head = (this.head + 1) % this.owners.length;
+    const key = this.keys[this.head]!;
+    // An expired key begun again has a newer slot further on; that one stays.
+    if (this.slots.get(key) === this.head) this.slots.delete(key);
+    this.keys[this.head] = undefined;
+    this.head = (this.head + 1) % this.keys.length;
     this.count--;
   }
 }
 
-/** One peer's messages: id → slot. */
-class PeerEntries extends Map<number, number> {
-  constructor(readonly peer: string) {
-    super();
-  }
-}
+const keyOf = (peer: string, id: number): string => `${peer}#${id}`;
