@@ -37,6 +37,35 @@ describe('activity log', () => {
     stop();
   });
 
+  it('does the same for device events, and puts lifetime refreshes at debug', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const bus = new EventBus();
+    const { log, lines } = capture('debug');
+    const stop = logActivity(bus, log);
+    const device = (i: number) => ({
+      id: `d${i}`,
+      ep: `ep${i}`,
+      d: null,
+      address: '127.0.0.1:5683',
+      status: 'online' as const,
+      source: 'registration' as const,
+      registered: true,
+      lastSeen: i,
+      resources: [],
+    });
+    bus.emit('device.updated', { device: device(0), refresh: true });
+    for (let i = 0; i < 30; i++) bus.emit('device.registered', { device: device(i) });
+    await flush();
+    const events = lines.filter((line) => line.device !== undefined);
+    expect(events[0]).toMatchObject({ level: 20, event: 'device.updated' });
+    expect(events.filter((line) => line.event === 'device.registered' && line.level === 30)).toHaveLength(20);
+    expect(events.filter((line) => line.event === 'device.registered' && line.level === 20)).toHaveLength(10);
+    vi.advanceTimersByTime(10_000);
+    await flush();
+    expect(lines.at(-1)).toMatchObject({ level: 30, event: 'device', unlogged: 10 });
+    stop();
+  });
+
   it('shows a handful of devices every value at info, as npm start does', async () => {
     const bus = new EventBus();
     const { log, lines } = capture('info');
