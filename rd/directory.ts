@@ -121,7 +121,7 @@ export class Directory {
     }
     // RFC 9176 §5.1: the device is reached at its base; the source address only when it gave none.
     const contact = contactOf(input.base, source);
-    this.admitBytes({ ...input, base: input.base ?? baseOf(source) }, previous);
+    const size = this.admitBytes({ ...input, base: input.base ?? baseOf(source) }, previous);
     const reg = this.store.write(() => {
       const device = known
         ? this.moveDevice(known, { ep: input.ep, d: input.d, ...contact, lastSeen: now })
@@ -141,7 +141,7 @@ export class Directory {
         updatedAt: now,
         expiresAt: now + input.lt * 1000,
       };
-      return this.put(next, previous);
+      return this.put(next, previous, size);
     });
     const events: Announcement[] = [];
     this.describe(events, 'device.registered', reg.deviceId);
@@ -173,7 +173,7 @@ export class Directory {
     if (attributes > this.config.limits.maxAttributesPerRegistration) {
       throw new CoapError('4.13', `too many attributes (at most ${this.config.limits.maxAttributesPerRegistration})`);
     }
-    this.admitBytes(next, current);
+    const size = this.admitBytes(next, current);
     // RFC 9176 §5.3.1: a new base moves the device; without one, a new source address moves it only when
     // the registration has no explicit base (the update's source is then its base, as at registration).
     const contact = next.baseExplicit ? contactOf(next.base, source) : source;
@@ -184,7 +184,7 @@ export class Directory {
         !current.discovered && device !== undefined && (device.host !== contact.host || device.port !== contact.port);
       // An update is a sign of life: lastSeen moves with it (docs/api.md).
       if (device) this.moveDevice(device, current.discovered ? { lastSeen: now } : { ...contact, lastSeen: now });
-      return this.put(next, current);
+      return this.put(next, current, size);
     });
     const events: Announcement[] = [];
     const refresh = !moved && held.lt === current.lt && looksTheSame(current, held);
@@ -245,8 +245,9 @@ export class Directory {
     if (!previous && this.count() >= this.config.limits.maxRegistrations) return { ok: false, error: 'directory full' };
     const replaced = known && this.store.registrations.get(known.id);
     const sized = { ep: known?.ep ?? '', d: null, base: baseOf(source), et: null, attrs: {}, links };
+    let size: number;
     try {
-      this.admitBytes(sized, replaced);
+      size = this.admitBytes(sized, replaced);
     } catch (err) {
       return { ok: false, error: (err as Error).message };
     }
@@ -267,7 +268,7 @@ export class Directory {
         updatedAt: now,
         expiresAt: now + lifetimeSeconds * 1000,
       };
-      return this.put(next, this.store.registrations.get(device.id));
+      return this.put(next, this.store.registrations.get(device.id), size);
     });
     const events: Announcement[] = [];
     this.describe(events, previous ? 'device.updated' : 'device.registered', reg.deviceId);
@@ -311,8 +312,10 @@ export class Directory {
    * server is willing to handle); one that would take the directory past limits.maxDirectoryBytes is 5.03
    * with Max-Age, as a directory full by count is (RFC 9176 §5.3).
    */
-  private admitBytes(next: Sized, previous: Registration | undefined): void {
-    const size = registrationBytes(next);
+  private admitBytes(next: Sized, previous: Registration | undefined): number {
+    // A lifetime refresh holds the same text as before: its size is known.
+    const size =
+      previous !== undefined && looksTheSame(previous, next) ? this.sizeOf(previous) : registrationBytes(next);
     const { maxRegistrationBytes, maxDirectoryBytes } = this.config.limits;
     if (size > maxRegistrationBytes) {
       throw new CoapError('4.13', `registration of ${size} bytes (at most ${maxRegistrationBytes})`);
@@ -322,6 +325,7 @@ export class Directory {
       this.log.warn({ ep: next.ep, bytes: size, held: this.held }, 'registration refused: directory byte budget spent');
       throw new CoapError('5.03', 'directory full (bytes)', FULL_RETRY_SECONDS);
     }
+    return size;
   }
 
   private sizeOf(reg: Registration): number {
@@ -331,9 +335,10 @@ export class Directory {
   }
 
   /** Stores `reg` and returns it as the store holds it (its links shared with equal ones, link-lists.ts). */
-  private put(reg: Registration, previous: Registration | undefined): Registration {
+  private put(reg: Registration, previous: Registration | undefined, size: number): Registration {
     const next = this.store.registrations.put(reg);
-    this.held += this.sizeOf(next) - (previous ? this.sizeOf(previous) : 0);
+    this.sizes.set(next, size);
+    this.held += size - (previous ? this.sizeOf(previous) : 0);
     // A lifetime refresh (the common update) changes nothing a lookup shows or the index knows.
     if (previous && looksTheSame(previous, next)) {
       keepRenderings(previous, next);

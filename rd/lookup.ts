@@ -64,29 +64,30 @@ export class Lookup {
     request: CoapRequest,
     render: (this: Lookup, request: CoapRequest) => Scan<CoapResponse>,
   ): CoapResponse | Promise<CoapResponse> {
-    const key = `${request.path.join('/')}?${request.query.join('&')}`;
     const version = this.directory.version;
-    const hit = this.large.get(key);
+    // Nearly every result fits one datagram and nothing is kept: no key to build then.
+    const hit = this.large.size > 0 ? this.large.get(keyOf(request)) : undefined;
     if (hit?.version === version) return hit.response;
     // Most lookups finish within their first slice: answered in this turn, no promise, no slot.
     const scan = render.call(this, request);
     const first = scan.next();
-    if (first.done) return this.keep(key, version, first.value);
+    if (first.done) return this.keep(request, version, first.value);
     // A lookup that needs more turns takes one slice per turn: a few of them at once keep a turn short.
     if (this.inFlight >= LOOKUPS_IN_FLIGHT) throw new CoapError('5.03', 'lookups busy', BUSY_RETRY_SECONDS);
     this.inFlight++;
     return finish(scan, first)
       .finally(() => this.inFlight--)
-      .then((response) => this.keep(key, version, response));
+      .then((response) => this.keep(request, version, response));
   }
 
-  private keep(key: string, version: number, response: CoapResponse): CoapResponse {
+  private keep(request: CoapRequest, version: number, response: CoapResponse): CoapResponse {
     // A lookup that spanned a change reflects no single version: served, not kept.
     if (version !== this.directory.version) return response;
     if (typeof response.payload === 'string' && response.payload.length > ONE_BLOCK) {
       const etag = Buffer.alloc(4);
       etag.writeUInt32BE(version % 2 ** 32);
       const tagged = { ...response, etag };
+      const key = keyOf(request);
       this.large.delete(key);
       this.large.set(key, { version, response: tagged });
       if (this.large.size > CACHED_RESULTS) this.large.delete(this.large.keys().next().value!);
@@ -206,6 +207,9 @@ class Meter {
     return true;
   }
 }
+
+/** What a kept result is found by: the lookup's path and query. */
+const keyOf = (request: CoapRequest): string => `${request.path.join('/')}?${request.query.join('&')}`;
 
 /** RFC 7959 block size the server slices by; smaller results fit one datagram and are not kept. */
 const ONE_BLOCK = 1024;

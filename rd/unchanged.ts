@@ -1,4 +1,7 @@
 import type { Registration } from '../src/store/types.js';
+
+/** What a registration holds as text: what lookups show and what its bytes are counted from. */
+type RegistrationText = Pick<Registration, 'ep' | 'd' | 'base' | 'et' | 'attrs' | 'links'>;
 import type { Attrs, Link } from '../src/coap/link-format.js';
 
 /**
@@ -15,7 +18,7 @@ export function keptAttrs(previous: Attrs | undefined, next: Attrs): Attrs {
 }
 
 /** Equal as lookups present them (RFC 9176 §6: lt and timestamps are not shown). */
-export function looksTheSame(a: Registration, b: Registration): boolean {
+export function looksTheSame(a: RegistrationText, b: RegistrationText): boolean {
   if (a.ep !== b.ep || a.d !== b.d || a.base !== b.base || a.et !== b.et || a.links !== b.links) return false;
   return sameAttrs(a.attrs, b.attrs);
 }

@@ -114,9 +114,15 @@ export class Block2Cache {
   }
 
   /** Keeps a 2.05 body larger than one block, with an ETag of its bytes; returns what is to be served. */
-  keep(key: string, response: CoapResponse, blockBytes: number): CoapResponse {
-    const payload = typeof response.payload === 'string' ? Buffer.from(response.payload, 'utf8') : response.payload;
-    if (response.code !== '2.05' || payload === undefined || payload.length <= blockBytes) return response;
+  keep(keyOf: () => string, response: CoapResponse, blockBytes: number): CoapResponse {
+    const text = response.payload;
+    // A string of n UTF-16 units takes at most 3n bytes of UTF-8: most bodies are known to fit before any encoding.
+    if (response.code !== '2.05' || text === undefined || (typeof text === 'string' && text.length * 3 <= blockBytes)) {
+      return response;
+    }
+    const payload = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+    if (payload.length <= blockBytes) return response;
+    const key = keyOf();
     const kept = { ...response, payload, etag: response.etag ?? bodyTag(payload) };
     if (payload.length > this.maxBytes / 4) return kept;
     this.forget(key);

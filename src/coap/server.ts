@@ -105,7 +105,7 @@ export class CoapServer {
     const read = readRequestOptions(message.options);
     if (!read.ok) return reply(bareResponse(read.code, [], read.diagnostic));
     const { source, multicast } = incoming;
-    const body = this.requestBody(read.options, message.payload, incoming.key);
+    const body = this.requestBody(read.options, message.payload, incoming.peer);
     if ('code' in body) return reply(body);
     const request: CoapRequest = {
       method,
@@ -120,14 +120,13 @@ export class CoapServer {
       acknowledge: () => this.acknowledge(incoming),
     };
     const block2 = read.options.block2;
-    // A GET's later blocks come from the body kept when its first block was served.
-    const bodyKey =
-      method === 'GET'
-        ? `${source.address}|${source.port} ${request.path.join('/')}?${request.query.join('&')} ${request.accept}`
-        : undefined;
+    // A GET's later blocks come from the body kept when its first block was served. The key is built only when a
+    // body is kept or looked for: nearly every response fits one datagram.
+    const bodyKey = (): string =>
+      `${incoming.peer} ${request.path.join('/')}?${request.query.join('&')} ${request.accept}`;
     const render = (response: CoapResponse): void => {
       const blockBytes = 16 << Math.min(block2?.szx ?? MAX_BLOCK_SZX, MAX_BLOCK_SZX);
-      const served = bodyKey === undefined ? response : this.bodies.keep(bodyKey, response, blockBytes);
+      const served = method === 'GET' ? this.bodies.keep(bodyKey, response, blockBytes) : response;
       const wire = renderResponse(served, block2, MAX_BLOCK_SZX);
       if (read.options.block1 !== undefined) wire.options.push(echoBlock1(read.options.block1));
       reply(wire);
@@ -137,7 +136,7 @@ export class CoapServer {
     try {
       const refused = this.options.admit?.(source);
       if (refused !== undefined) return reply(errorResponse(refused));
-      const kept = bodyKey !== undefined && (block2?.num ?? 0) > 0 ? this.bodies.get(bodyKey) : undefined;
+      const kept = method === 'GET' && (block2?.num ?? 0) > 0 ? this.bodies.get(bodyKey()) : undefined;
       if (kept !== undefined) return render(kept);
       const result = this.options.handler(request);
       if (result instanceof Promise) result.then(render).catch(fail);
@@ -148,7 +147,7 @@ export class CoapServer {
   }
 
   /** The whole request body: the payload itself, or Block1 blocks reassembled (RFC 7959 §2.5). */
-  private requestBody(options: RequestOptions, payload: Buffer, key: string): { payload: Buffer } | WireResponse {
+  private requestBody(options: RequestOptions, payload: Buffer, peer: string): { payload: Buffer } | WireResponse {
     const tooLarge = (): WireResponse =>
       bareResponse(
         '4.13',
@@ -158,7 +157,8 @@ export class CoapServer {
     if ((options.size1 ?? 0) > this.maxPayloadBytes) return tooLarge();
     const block = options.block1;
     if (block === undefined) return payload.length > this.maxPayloadBytes ? tooLarge() : { payload };
-    const transferKey = `${key.slice(0, key.lastIndexOf('|'))} ${options.path.join('/')}?${options.query.join('&')}`;
+    // RFC 7959 §2.4: the blocks of one transfer come from one endpoint, for one resource and query.
+    const transferKey = `${peer} ${options.path.join('/')}?${options.query.join('&')}`;
     const result = this.block1.add(transferKey, block, payload);
     switch (result.state) {
       case 'complete':

@@ -149,10 +149,10 @@ describe('CoapServer block-wise transfers (RFC 7959)', () => {
     let now = 0;
     const cache = new Block2Cache(10_000, 1000, () => now);
     const body = (i: number) => ({ code: '2.05' as const, payload: Buffer.alloc(2000, i) });
-    for (let i = 0; i < 6; i++) cache.keep(`k${i}`, body(i), 1024);
+    for (let i = 0; i < 6; i++) cache.keep(() => `k${i}`, body(i), 1024);
     expect(cache.get('k0')).toBeUndefined();
     expect(cache.get('k5')?.payload).toEqual(Buffer.alloc(2000, 5));
-    expect(cache.keep('small', { code: '2.05', payload: Buffer.alloc(1000) }, 1024).etag).toBeUndefined();
+    expect(cache.keep(() => 'small', { code: '2.05', payload: Buffer.alloc(1000) }, 1024).etag).toBeUndefined();
     expect(cache.get('small')).toBeUndefined();
     now = 1000;
     expect(cache.get('k5')).toBeUndefined();
