@@ -2,10 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isAuthorized } from './auth.js';
-import type { DeviceRegistry } from './device-registry.js';
+import type { DeviceRegistry, HubDevice } from './device-registry.js';
 import type { GatewaySessions } from './gateway-sessions.js';
 import { encodeFrame, MAX_FRAME_BYTES } from '../protocol/index.js';
-import { HttpError, isAborted, readJsonBody, sendError, sendJson, validate } from './http-io.js';
+import { HttpError, isAborted, readJsonBody, sendError, sendJson, sendJsonList, validate } from './http-io.js';
 import { eventName, isHubEventName, type PubSub } from './pubsub.js';
 import type { QueuedCommandsApi } from './queued-commands-api.js';
 import { commandFrameOf, sendBodySchema } from './send-command.js';
@@ -105,9 +105,10 @@ export class HttpApi {
     await route.handler(req, res, url, params);
   }
 
-  private listDevices(res: ServerResponse, url: URL): void {
+  /** Each device as it is when its slice is written: the list is long, and devices move meanwhile. */
+  private async listDevices(res: ServerResponse, url: URL): Promise<void> {
     const gateway = url.searchParams.get('gateway') ?? undefined;
-    sendJson(res, 200, { devices: this.deps.registry.list(gateway).map((device) => this.view(device.id)) });
+    await sendJsonList(res, 'devices', this.deps.registry.list(gateway), (device) => this.viewOf(device));
   }
 
   private getDevice(res: ServerResponse, id: string): void {
@@ -170,6 +171,10 @@ export class HttpApi {
   private view(id: string): object {
     const device = this.deps.registry.get(id);
     if (device === undefined) throw unknownDevice(id);
+    return this.viewOf(device);
+  }
+
+  private viewOf(device: HubDevice): object {
     return { ...device, gatewayConnected: this.deps.sessions.isConnected(device.gateway) };
   }
 }

@@ -51,6 +51,48 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
+/** Items per write of a list reply. */
+const LIST_SLICE = 500;
+
+/**
+ * A 200 reply `{"<key>": [...]}` written a slice of items at a time, each once the one before has drained: a
+ * list's whole text at once (34 MB for 50,000 devices) was one string and one buffer, and the C allocator kept
+ * their pages (the hub's RSS grew 110 MB over three `GET /v1/devices` and stayed there; most of the fleet bench's
+ * RSS slope per device). Chunked transfer encoding, so no content-length.
+ */
+export async function sendJsonList<T>(
+  res: ServerResponse,
+  key: string,
+  items: readonly T[],
+  view: (item: T) => unknown,
+): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  let text = `{${JSON.stringify(key)}:[`;
+  for (let i = 0; i < items.length; i += LIST_SLICE) {
+    if (i > 0) text += ',';
+    text += items
+      .slice(i, i + LIST_SLICE)
+      .map((item) => JSON.stringify(view(item)))
+      .join(',');
+    if (!res.write(text)) await drained(res);
+    if (res.destroyed) return;
+    text = '';
+  }
+  res.end(`${text}]}`);
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 export function sendError(res: ServerResponse, error: HttpError): void {
   sendJson(res, error.status, { error: { code: error.code, message: error.message } });
 }
