@@ -3,6 +3,7 @@ import { Poller } from './poll-task.js';
 import type { ResourceTarget } from './selection.js';
 import type { ResourceTask, TaskContext } from './task.js';
 import type { Watched } from './watchdogs.js';
+import type { Turn } from './limiter.js';
 
 const FIRST_RETRY_MS = 1_000;
 // Short and capped: a device that restarted (and forgot its observers, RFC 7641 §4.1) gets its
@@ -37,6 +38,8 @@ export class ObservationTask implements ResourceTask, Watched {
   private freshnessMs: number;
   /** The establishment slot, held until the first reply or the end of the stream. */
   private releaseSlot: (() => void) | undefined;
+  /** The Observer's limiter turn an establish() waits for; withdrawn when that establish() is no longer wanted. */
+  private waitingTurn: Turn | undefined;
   /** Made when first needed: most resources are observed for their whole life and never polled. */
   private poller: Poller | undefined;
   /** The stream ended because the device stopped answering (quiet stream, unanswered registration). */
@@ -71,6 +74,7 @@ export class ObservationTask implements ResourceTask, Watched {
     this.live = undefined;
     this.clearTimers();
     this.poller?.stop();
+    this.waitingTurn?.withdraw();
     this.releaseSlot?.();
     const current = this.current;
     this.current = undefined;
@@ -126,7 +130,10 @@ export class ObservationTask implements ResourceTask, Watched {
     this.live = undefined;
     clearTimeout(this.retryTimer);
     this.releaseSlot?.();
-    const release = await this.ctx.limiter.acquire();
+    this.waitingTurn?.withdraw();
+    const turn = (this.waitingTurn = this.ctx.limiter.turn());
+    const release = await turn.granted;
+    if (this.waitingTurn === turn) this.waitingTurn = undefined;
     if (this.stopped || generation !== this.generation) return release();
     // RFC 7641 §3.6/§4.1: deregister the old stream first; a server that keys observers by
     // endpoint could otherwise drop the new registration when the late deregistration arrives.

@@ -135,4 +135,27 @@ describe('Limiter', () => {
     expect(peak).toBe(3);
     expect(done).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
+
+  it('passes a freed slot over withdrawn turns to the oldest turn still waiting', async () => {
+    const limiter = new Limiter(1);
+    const releaseFirst = await limiter.acquire();
+    const woken: number[] = [];
+    const stale = Array.from({ length: 10_000 }, (_, i) => {
+      const turn = limiter.turn();
+      void turn.granted.then((release) => {
+        woken.push(i);
+        release();
+      });
+      return turn;
+    });
+    const live = limiter.turn();
+    for (const turn of stale) turn.withdraw();
+    releaseFirst();
+    // Turns are granted in arrival order: had a withdrawn one been woken, it would have been before this one.
+    const release = await live.granted;
+    expect(woken).toEqual([]);
+    release();
+    // The slot is free again: the next turn is granted at once.
+    await limiter.turn().granted;
+  });
 });
