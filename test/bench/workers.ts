@@ -15,6 +15,7 @@ import { EventBus } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { Store } from '../../src/store/index.js';
 import { Fleet } from '../../src/thing/index.js';
+import { storeRegistered } from '../helpers/things.js';
 
 /**
  * Workers benchmark, loopback only:
@@ -139,9 +140,9 @@ async function main(): Promise<void> {
   const client = new CoapClient({ log, bind: '127.0.0.1' });
   const fleet = await startFleet();
   try {
+    // Registered, as the RD would have them: the workers ping, observe and command registered devices only.
     store.write(() => {
-      for (const port of fleet.ports)
-        store.devices.create({ ep: null, d: null, host: '127.0.0.1', port, source: 'discovery' });
+      for (const port of fleet.ports) storeRegistered(store, { ep: `thing-${port}`, host: '127.0.0.1', port });
     });
 
     console.log(`pinger: ${THINGS} things, concurrency ${CONCURRENCY}`);

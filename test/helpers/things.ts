@@ -36,11 +36,21 @@ export async function startThing(cleanup: Cleanup, options: Partial<ThingOptions
  */
 export function storeDevice(store: Store, thing: Thing, source: DeviceSource = 'registration', lt = 3600): Device {
   const { host, port } = thing.address();
-  const device = store.devices.create({ ep: thing.name, d: null, host, port, source });
+  return storeRegistered(store, { ep: thing.name, host, port }, source, lt);
+}
+
+/** A device at `host`:`port` with a live registration, as storeDevice puts it (for fleets that are only ports). */
+export function storeRegistered(
+  store: Store,
+  { ep, host, port }: { ep: string; host: string; port: number },
+  source: DeviceSource = 'registration',
+  lt = 3600,
+): Device {
+  const device = store.devices.create({ ep, d: null, host, port, source });
   const now = Date.now();
   store.registrations.put({
     deviceId: device.id,
-    ep: thing.name,
+    ep,
     d: null,
     base: `coap://${formatAddress(host, port)}`,
     baseExplicit: false,
