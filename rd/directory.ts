@@ -334,7 +334,7 @@ export class Directory {
     return size;
   }
 
-  /** Stores `reg` and returns it as the store holds it (its links shared with equal ones, link-lists.ts). */
+  /** Stores `reg` and returns it as the store holds it (its links shared with equal ones, src/coap/shared-links.ts). */
   private put(reg: Registration, previous: Registration | undefined, size: number): Registration {
     const next = this.store.registrations.put(reg);
     this.sizes.set(next, size);

@@ -1,8 +1,9 @@
 import type { Registration } from '../src/store/types.js';
+import type { Attrs, Link } from '../src/coap/link-format.js';
+import { sameAttrs, sameLinks } from '../src/coap/shared-links.js';
 
 /** What a registration holds as text: what lookups show and what its bytes are counted from. */
 type RegistrationText = Pick<Registration, 'ep' | 'd' | 'base' | 'et' | 'attrs' | 'links'>;
-import type { Attrs, Link } from '../src/coap/link-format.js';
 
 /**
  * What a change leaves as it was. A re-registration (RFC 9176 §5.3) usually repeats the links it sent
@@ -21,14 +22,4 @@ export function keptAttrs(previous: Attrs | undefined, next: Attrs): Attrs {
 export function looksTheSame(a: RegistrationText, b: RegistrationText): boolean {
   if (a.ep !== b.ep || a.d !== b.d || a.base !== b.base || a.et !== b.et || a.links !== b.links) return false;
   return sameAttrs(a.attrs, b.attrs);
-}
-
-function sameLinks(a: readonly Link[], b: readonly Link[]): boolean {
-  return a.length === b.length && a.every((link, i) => link.href === b[i]!.href && sameAttrs(link.attrs, b[i]!.attrs));
-}
-
-function sameAttrs(a: Attrs, b: Attrs): boolean {
-  if (a === b) return true;
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }

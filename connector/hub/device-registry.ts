@@ -1,6 +1,6 @@
 import type { Db, DeviceInfo, WriteBatch } from '../../src/store/index.js';
 import { intern } from '../../src/coap/intern.js';
-import { sharedAttrs, SharedLinks } from './shared-links.js';
+import { sharedAttrs, SharedLinks } from '../../src/coap/shared-links.js';
 
 /** A device as the platform sees it: the gateway's view plus which gateway holds it. */
 export interface HubDevice extends DeviceInfo {

@@ -131,7 +131,7 @@ export class Store {
       source: device.source,
       registered: reg !== undefined,
       lastSeen: device.lastSeen,
-      // A copy of the array: the registration's is shared and frozen (link-lists.ts), the link protocol's is not.
+      // A copy of the array: the registration's is shared and frozen (src/coap/shared-links.ts), the link protocol's is not.
       resources: reg ? [...reg.links] : [],
       registration: reg
         ? {

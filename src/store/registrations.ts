@@ -2,7 +2,7 @@ import { ColumnUpdate } from './column-update.js';
 import type { Db } from './sqlite.js';
 import type { WriteBatch } from './write-batch.js';
 import type { Attrs, Link } from '../coap/link-format.js';
-import { LinkLists } from './link-lists.js';
+import { SharedLinks } from '../coap/shared-links.js';
 import type { Registration } from './types.js';
 
 interface RegistrationRow {
@@ -21,7 +21,7 @@ interface RegistrationRow {
   expires_at: number;
 }
 
-function fromRow(row: RegistrationRow, lists: LinkLists): Registration {
+function fromRow(row: RegistrationRow, lists: SharedLinks): Registration {
   return {
     deviceId: row.device_id,
     ep: row.ep,
@@ -31,7 +31,7 @@ function fromRow(row: RegistrationRow, lists: LinkLists): Registration {
     lt: row.lt,
     et: row.et,
     attrs: JSON.parse(row.attrs) as Attrs,
-    links: lists.hold(JSON.parse(row.links) as Link[], row.links),
+    links: lists.of(JSON.parse(row.links) as Link[]),
     discovered: row.discovered === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -72,7 +72,7 @@ function changedColumns(current: Registration, next: Registration, links: string
  */
 export class RegistrationRepository {
   private readonly byDevice = new Map<string, Registration>();
-  private readonly lists = new LinkLists();
+  private readonly lists = new SharedLinks();
   private readonly upsertStmt;
   private readonly updateColumns;
   private readonly deleteStmt;
@@ -127,26 +127,18 @@ export class RegistrationRepository {
     const current = this.byDevice.get(reg.deviceId);
     let json: string | undefined;
     if (reg.links !== current?.links) {
-      const text = JSON.stringify(reg.links);
-      const links = this.lists.hold(reg.links, text);
+      const links = this.lists.of(reg.links, current?.links);
       // Equal to the links it holds: the row's text stays as it is.
-      if (links === current?.links) this.lists.release(links);
-      else json = text;
+      if (links !== current?.links) json = JSON.stringify(links);
       if (links !== reg.links) reg = { ...reg, links };
     }
-    try {
-      if (current?.createdAt === reg.createdAt) {
-        this.writes.write(() => this.updateColumns.run(reg.deviceId, changedColumns(current, reg, json)));
-      } else {
-        this.writes.write(() => this.upsertStmt.run(toParams(reg, json ?? JSON.stringify(reg.links))));
-        // A replacement keeps its place only if it is an update; a new registration goes last.
-        if (current) this.byDevice.delete(reg.deviceId);
-      }
-    } catch (err) {
-      if (json !== undefined) this.lists.release(reg.links);
-      throw err;
+    if (current?.createdAt === reg.createdAt) {
+      this.writes.write(() => this.updateColumns.run(reg.deviceId, changedColumns(current, reg, json)));
+    } else {
+      this.writes.write(() => this.upsertStmt.run(toParams(reg, json ?? JSON.stringify(reg.links))));
+      // A replacement keeps its place only if it is an update; a new registration goes last.
+      if (current) this.byDevice.delete(reg.deviceId);
     }
-    if (json !== undefined && current) this.lists.release(current.links);
     this.byDevice.set(reg.deviceId, reg);
     return reg;
   }
@@ -156,7 +148,6 @@ export class RegistrationRepository {
     if (!reg) return undefined;
     this.writes.write(() => this.deleteStmt.run(deviceId));
     this.byDevice.delete(deviceId);
-    this.lists.release(reg.links);
     return reg;
   }
 

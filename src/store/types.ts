@@ -34,7 +34,7 @@ export interface Registration {
   et: string | null;
   /** Further registration attributes (RFC 9176 §9.3 and any extension, e.g. lwm2m, b). */
   attrs: Attrs;
-  /** Shared between registrations with equal links, and frozen (src/store/link-lists.ts). */
+  /** Shared between registrations with equal links, and frozen (src/coap/shared-links.ts). */
   links: readonly Link[];
   discovered: boolean;
   createdAt: number;

@@ -120,7 +120,7 @@ describe('store', () => {
     expect(store.groups.get('g1')?.members).toEqual([]);
   });
 
-  it('holds one frozen copy of equal link lists, across a restart too, and lets a list go with its last holder', () => {
+  it('holds one frozen copy of equal link lists, across a restart too', () => {
     const [a, b, c] = ['a', 'b', 'c'].map((ep, i) =>
       store.devices.create({ ep, d: null, host: 'h', port: i + 1, source: 'registration' }),
     );
@@ -135,16 +135,18 @@ describe('store', () => {
     store = new Store({ file, outboxMax: 10 });
     expect(store.registrations.get(a!.id)!.links).toBe(store.registrations.get(b!.id)!.links);
     expect(store.registrations.get(a!.id)!.links).toEqual(shared);
-    // Both holders let go (one removed, one relinked): an equal list registered now is a list of its own again.
-    const restored = store.registrations.get(a!.id)!.links;
-    store.registrations.remove(a!.id);
-    store.registrations.put({ ...store.registrations.get(b!.id)!, links: [{ href: '/other', attrs: {} }] });
-    const fresh = registration(c!.id, 'c');
-    expect(store.registrations.put(fresh).links).toBe(fresh.links);
-    expect(fresh.links).not.toBe(restored);
-    // While one holder is left, the list is still shared.
-    const heldB2 = store.registrations.put({ ...registration(b!.id, 'b'), createdAt: 1 });
-    expect(heldB2.links).toBe(fresh.links);
+    // A device with other links holds them, as registered; one registered with the first links again shares them.
+    const other = store.registrations.put({
+      ...store.registrations.get(b!.id)!,
+      links: [{ href: '/other', attrs: {} }],
+    });
+    expect(other.links).toEqual([{ href: '/other', attrs: {} }]);
+    expect(store.registrations.put(registration(c!.id, 'c')).links).toBe(store.registrations.get(a!.id)!.links);
+    store.close();
+
+    store = new Store({ file, outboxMax: 10 });
+    expect(store.registrations.get(b!.id)!.links).toEqual([{ href: '/other', attrs: {} }]);
+    expect(store.registrations.get(c!.id)!.links).toBe(store.registrations.get(a!.id)!.links);
   });
 
   it('lists expired registrations', () => {

@@ -1,5 +1,5 @@
-import { intern } from '../../src/coap/intern.js';
-import type { Attrs, Link } from '../../src/coap/link-format.js';
+import { intern } from './intern.js';
+import type { Attrs, Link } from './link-format.js';
 
 /** Distinct link lists kept; a list seen when the table is full is still copied with interned strings, unshared. */
 const MAX_LISTS = 1_024;
@@ -8,9 +8,11 @@ const MAX_KEY_LENGTH = 2_048;
 const EMPTY: Attrs = Object.freeze({});
 
 /**
- * One frozen copy of each distinct link list the hub holds. A fleet registers the same few lists over and over
- * (LeanFleet's five links: ~570 bytes a device as the frames parse them, most of a hub's memory per device), so
- * devices with equal links share one array. Frozen, because every device holding it would see a change.
+ * One frozen copy of each distinct link list: the gateway's registrations mirror and the hub's device registry both
+ * hold their links through one. A fleet registers the same few lists over and over (five links: some 570–660 bytes a
+ * device as a payload or a frame parses them, most of the memory per device on either side), so devices with equal
+ * links share one array. Frozen, because every device holding it would see a change (registrations are immutable
+ * values already, rd/resolved.ts). The table is bounded, not counted: a list seen when it is full stays unshared.
  */
 export class SharedLinks {
   private readonly lists = new Map<string, Link[]>();
@@ -50,7 +52,8 @@ export function sharedAttrs(attrs: Attrs): Attrs {
 
 const frozenLink = (link: Link): Link => Object.freeze({ href: intern(link.href), attrs: sharedAttrs(link.attrs) });
 
-function sameLinks(a: readonly Link[], b: readonly Link[]): boolean {
+/** Equal links: the same targets with the same attributes, in the same order. */
+export function sameLinks(a: readonly Link[], b: readonly Link[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
@@ -60,7 +63,9 @@ function sameLinks(a: readonly Link[], b: readonly Link[]): boolean {
   return true;
 }
 
-function sameAttrs(a: Attrs, b: Attrs): boolean {
+/** The same attribute names with the same values. */
+export function sameAttrs(a: Attrs, b: Attrs): boolean {
+  if (a === b) return true;
   let count = 0;
   for (const name in a) {
     if (!Object.hasOwn(b, name) || a[name] !== b[name]) return false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sharedAttrs, SharedLinks } from '../../connector/hub/shared-links.js';
+import { sharedAttrs, SharedLinks } from '../../src/coap/shared-links.js';
 import type { Link } from '../../src/coap/link-format.js';
 
 /** A fresh copy each call, as each event frame parses into fresh objects. */
