@@ -31,6 +31,12 @@ export class DevicesView {
     this.filter = { text: '', status: '', gateway: '', rt: '' };
     /** @type {Array<() => void>} */
     this.cleanup = [];
+    /**
+     * Device events that arrived while the list was being fetched, applied on top of it once it is in: the list may
+     * be older than they are (a device registering meanwhile was lost when the list replaced what they had added).
+     * @type {import('./types.js').HubEvent[] | undefined}
+     */
+    this.whileLoading = undefined;
     this.root = el('section', { 'aria-labelledby': 'devices-title' });
   }
 
@@ -58,17 +64,26 @@ export class DevicesView {
   }
 
   async load() {
+    this.whileLoading = [];
     try {
       const { devices } = await this.api.devices();
       this.devices = new Map(devices.map((device) => [device.id, device]));
+      const missed = this.whileLoading ?? [];
+      this.whileLoading = undefined;
+      // In arrival order: each event carries its device whole, so replaying them ends in the newest state.
+      for (const event of missed) this.onEvent(event);
       this.build();
     } catch (err) {
       this.onError(err);
+    } finally {
+      this.whileLoading = undefined;
     }
   }
 
-  /** @param {import('./types.js').HubEvent} event */
-  onEvent({ event, data, ts }) {
+  /** @param {import('./types.js').HubEvent} hubEvent */
+  onEvent(hubEvent) {
+    if (this.whileLoading !== undefined && hubEvent.event.startsWith('device.')) this.whileLoading.push(hubEvent);
+    const { event, data, ts } = hubEvent;
     if (event.startsWith('telemetry/')) {
       const device = this.devices.get(data.device);
       if (device && data.ts > device.lastSeen) {
