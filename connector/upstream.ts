@@ -91,10 +91,18 @@ export class Upstream {
     clearImmediate(this.flushScheduled);
     clearTimeout(this.retryTimer);
     this.flushScheduled = this.retryTimer = undefined;
-    if (this.pending.length === 0 && this.trimmed === this.acked) {
-      if (this.refreshes.size > 0) this.whenDurable(this.durableSeq, () => this.sendRefreshes());
-      return;
-    }
+    const entries = this.append();
+    const last = entries?.at(-1)?.seq;
+    if (entries === undefined || (last === undefined && this.refreshes.size === 0)) return;
+    this.whenDurable(last ?? this.durableSeq, () => {
+      for (const entry of entries) this.record(entry);
+      this.sendRefreshes();
+    });
+  }
+
+  /** Writes the pending entries and the acked trim in one change; undefined when it failed (a retry is set). */
+  private append(): OutboxEntry[] | undefined {
+    if (this.pending.length === 0 && this.trimmed === this.acked) return [];
     const acked = this.acked;
     let entries: OutboxEntry[];
     try {
@@ -106,17 +114,11 @@ export class Upstream {
       // Nothing of the batch landed (one transaction): keep it in memory and try again, rather than lose it.
       this.log.error({ err, waiting: this.pending.length }, 'cannot write the outbox; retrying in 1 s');
       this.retryTimer = setTimeout(() => this.flush(), FLUSH_RETRY_MS);
-      return;
+      return undefined;
     }
     this.trimmed = acked;
     this.pending = [];
-    const last = entries.at(-1)?.seq;
-    if (last !== undefined) {
-      this.whenDurable(last, () => {
-        entries.forEach((entry) => this.record(entry));
-        this.sendRefreshes();
-      });
-    } else if (this.refreshes.size > 0) this.whenDurable(this.durableSeq, () => this.sendRefreshes());
+    return entries;
   }
 
   /** Writes what is pending (the connector is stopping); no timer is left behind. */

@@ -26,8 +26,6 @@ export interface IncomingRequest {
   multicast: boolean;
   /** The source as the endpoint keys its peers (address and port). */
   peer: string;
-  /** The request as one exchange with its peer (peer and message id), e.g. for block-wise state. */
-  key: string;
 }
 
 /** The server role of an endpoint: gets every new request; without one, a CON request is answered with Reset. */
@@ -346,9 +344,7 @@ export class Endpoint {
       return;
     }
     if (response) return this.receiveResponse(message, source, peer, id);
-    if (this.receiver !== undefined) {
-      return this.receiver({ message, source, multicast, peer, key: `${peer}#${message.messageId}` });
-    }
+    if (this.receiver !== undefined) return this.receiver({ message, source, multicast, peer });
     if (message.type === 'CON') this.answer(message, source, peer, id, 'RST');
   }
 

@@ -51,7 +51,7 @@ export class CoapServer {
   /** Separate responses still waiting for their ACK: close() ends their retransmissions. */
   private readonly separate = new AbortController();
   /** Requests answered with an empty ACK whose response goes separately. */
-  private readonly acknowledged = new Set<string>();
+  private readonly acknowledged = new Set<IncomingRequest>();
   private closed = false;
 
   constructor(private readonly options: CoapServerOptions) {
@@ -186,8 +186,8 @@ export class CoapServer {
    * Kept for the request's duplicates, so a retransmitted request is acknowledged again, not executed.
    */
   private acknowledge(incoming: IncomingRequest): void {
-    if (incoming.message.type !== 'CON' || this.acknowledged.has(incoming.key) || this.closed) return;
-    this.acknowledged.add(incoming.key);
+    if (incoming.message.type !== 'CON' || this.acknowledged.has(incoming) || this.closed) return;
+    this.acknowledged.add(incoming);
     const ack = encodeDatagram({
       type: 'ACK',
       code: EMPTY_CODE,
@@ -203,7 +203,7 @@ export class CoapServer {
     const { message: request, source, multicast } = incoming;
     // RFC 7252 §8.2: no error responses to multicast requests.
     if (multicast && (response.code.startsWith('4.') || response.code.startsWith('5.'))) return;
-    if (this.acknowledged.delete(incoming.key)) return this.sendSeparate(incoming, response);
+    if (this.acknowledged.delete(incoming)) return this.sendSeparate(incoming, response);
     const confirmable = request.type === 'CON';
     const datagram = encodeDatagram({
       type: confirmable ? 'ACK' : 'NON',

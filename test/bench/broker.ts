@@ -401,17 +401,4 @@ async function main(): Promise<void> {
   await broker.stop();
 }
 
-const watchdog = setTimeout(() => {
-  console.error('broker bench: over 240 s, giving up');
-  void processes.stopAll().then(() => process.exit(1));
-}, 240_000);
-try {
-  await main();
-} catch (err) {
-  console.error(`broker bench failed: ${(err as Error).message}`);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(watchdog);
-  await processes.stopAll();
-  fs.rmSync(dir, { recursive: true, force: true });
-}
+await processes.run('broker', 240_000, main);

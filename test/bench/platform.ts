@@ -439,17 +439,4 @@ async function main(): Promise<void> {
   await fleet.stop();
 }
 
-const watchdog = setTimeout(() => {
-  console.error('platform bench: over 90 s, giving up');
-  void processes.stopAll().then(() => process.exit(1));
-}, 90_000);
-try {
-  await main();
-} catch (err) {
-  console.error(`platform bench failed: ${(err as Error).message}`);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(watchdog);
-  await processes.stopAll();
-  fs.rmSync(dir, { recursive: true, force: true });
-}
+await processes.run('platform', 90_000, main);

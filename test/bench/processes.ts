@@ -38,6 +38,27 @@ export class BenchProcesses {
     this.stopping = true;
     await Promise.all(this.children.map((child) => stopProcess(child)));
   }
+
+  /**
+   * Runs a bench's `main` within `limitMs` (past it the bench gives up and exits 1), reports its failure as the
+   * process's exit code, then stops every process it started and removes the scratch folder.
+   */
+  async run(name: string, limitMs: number, main: () => Promise<void>): Promise<void> {
+    const watchdog = setTimeout(() => {
+      console.error(`${name} bench: over ${limitMs / 1000} s, giving up`);
+      void this.stopAll().then(() => process.exit(1));
+    }, limitMs);
+    try {
+      await main();
+    } catch (err) {
+      console.error(`${name} bench failed: ${(err as Error).message}`);
+      process.exitCode = 1;
+    } finally {
+      clearTimeout(watchdog);
+      await this.stopAll();
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
 }
 
 /** Polls `probe` until it gives a value (anything but undefined, so 0 counts) or `timeoutMs` passes. */
